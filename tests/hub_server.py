@@ -10,15 +10,27 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import shutil
+import signal
 import socket
+import subprocess
+import sys
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import TYPE_CHECKING, Self
 from urllib.parse import parse_qs, unquote, urlsplit
 
+if TYPE_CHECKING:
+    import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_COMMIT = "096a5cff8d497fabb3dec2756a200f3688457a1b"
 _RANGE = re.compile(r"bytes=(\d+)-(\d*)$")
 _CHUNK = 256 * 1024
@@ -63,6 +75,7 @@ class HubServer:
         commit: str = DEFAULT_COMMIT,
         ms_revision: str = "master",
     ) -> None:
+        self.folder = folder
         self.hf_repo, self.ms_repo, self.commit, self.ms_revision = hf_repo, ms_repo, commit, ms_revision
         self.files = {
             p.name: _served_file(p.name, p, lfs=p.suffix != ".yaml") for p in sorted(folder.iterdir()) if p.is_file()
@@ -92,7 +105,7 @@ class HubServer:
         """The same server under another host name, so clients treat it as a separate CDN host."""
         return f"http://localhost:{self.port}"
 
-    def __enter__(self) -> HubServer:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -156,6 +169,63 @@ class _QuietServer(ThreadingHTTPServer):
         """Silence: the tests check outcomes, not the server's view of broken pipes."""
 
 
+MODEL_FILES = ("cosyvoice.yaml", "llm.pt", "flow.pt", "hift.pt", "spk2info.pt")
+
+
+def copy_repo(parity_dir: Path, folder: Path, names: tuple[str, ...] | None = None) -> Path:
+    """A repository to serve: the tiny model folder (all of it, or just `names`)."""
+    folder.mkdir(parents=True)
+    for path in sorted(parity_dir.iterdir()):
+        if path.is_file() and (names is None or path.name in names):
+            shutil.copy(path, folder / path.name)
+    return folder
+
+
+@contextmanager
+def serving(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[HubServer]:
+    """Serve `folder`, with HF_ENDPOINT and MODELSCOPE_DOMAIN pointing at it and offline mode off."""
+    with HubServer(folder) as server:
+        monkeypatch.setenv("HF_ENDPOINT", server.url)
+        monkeypatch.setenv("MODELSCOPE_DOMAIN", server.url)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+        yield server
+
+
+def client_env(server: HubServer, **extra: str) -> dict[str, str]:
+    """Environment for a client subprocess of `server` (offline mode only if `extra` sets it)."""
+    env = {key: value for key, value in os.environ.items() if key != "HF_HUB_OFFLINE"}
+    local = {"HF_ENDPOINT": server.url, "MODELSCOPE_DOMAIN": server.url, "NO_PROXY": "127.0.0.1,localhost"}
+    return {**env, **local, **extra}
+
+
+def kill_download_when_stalled(server: HubServer, args: list[str], written: Path | None = None) -> None:
+    """Run `python -m wyoming_cosyvoice.download ARGS` against `server` and SIGKILL it once the server has stalled
+    its transfer (see `stall_once`) and, if given, `written` holds some bytes."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "wyoming_cosyvoice.download", *args],
+        env=client_env(server),
+        cwd=REPO_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert server.stalled.wait(timeout=60), "the download never reached the stalled file"
+        deadline = time.monotonic() + 30
+        while written is not None and not (written.exists() and written.stat().st_size > 0):
+            assert process.poll() is None, "the download process ended early"
+            assert time.monotonic() < deadline, f"{written} never received data"
+            time.sleep(0.05)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+
+
+def assert_same_files(model: Path, repo: Path) -> None:
+    for name in MODEL_FILES:
+        assert (model / name).read_bytes() == (repo / name).read_bytes(), name
+
+
 def _handler_for(hub: HubServer) -> type[BaseHTTPRequestHandler]:
     class Handler(_HubHandler):
         server_hub = hub
@@ -169,7 +239,7 @@ class _HubHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_hub: HubServer
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: object) -> None:
         """Quiet: the hub keeps its own request log."""
 
     def do_HEAD(self) -> None:
@@ -231,8 +301,15 @@ class _HubHandler(BaseHTTPRequestHandler):
             if query.get("Revision") != hub.ms_revision:
                 return self._json(404, {"Code": 404, "Message": "revision not found", "Success": False})
             files = [
-                {"Name": f.name, "Path": f.name, "Type": "blob", "Size": f.size, "Sha256": f.sha256,
-                 "Revision": hub.commit, "IsLFS": f.lfs}
+                {
+                    "Name": f.name,
+                    "Path": f.name,
+                    "Type": "blob",
+                    "Size": f.size,
+                    "Sha256": f.sha256,
+                    "Revision": hub.commit,
+                    "IsLFS": f.lfs,
+                }
                 for f in hub.files.values()
             ]
             return self._json(200, {"Code": 200, "Data": {"Files": files}, "Message": "success", "Success": True})

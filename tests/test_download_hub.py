@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import random
-import shutil
-import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hub_server import DEFAULT_COMMIT, HubServer
+from hub_server import (
+    DEFAULT_COMMIT,
+    REPO_ROOT,
+    HubServer,
+    assert_same_files,
+    client_env,
+    copy_repo,
+    kill_download_when_stalled,
+    serving,
+)
 
 from wyoming_cosyvoice.download import ModelNotFoundError, resolve_model_dir
 from wyoming_cosyvoice.model_store.errors import DownloadError
@@ -21,23 +28,11 @@ from wyoming_cosyvoice.model_store.folders import MODEL_FOLDER_NAME, OFFICIAL_FI
 from wyoming_cosyvoice.model_store.manifest import MANIFEST_NAME, file_digests, read_manifest
 from wyoming_cosyvoice.model_store.progress import DownloadProgress
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
 
 @pytest.fixture
-def repo_folder(tmp_path: Path, parity_dir: Path) -> Path:
-    """What the hub repository holds: the tiny model plus files inference does not need."""
-    folder = tmp_path / "repo"
-    shutil.copytree(parity_dir, folder)
-    return folder
-
-
-@pytest.fixture
-def hub(repo_folder: Path, monkeypatch: pytest.MonkeyPatch):
-    with HubServer(repo_folder) as server:
-        monkeypatch.setenv("HF_ENDPOINT", server.url)
-        monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+def hub(tmp_path: Path, parity_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[HubServer]:
+    """The tiny model folder (with files inference does not need) served as the hub and mirror serve it."""
+    with serving(copy_repo(parity_dir, tmp_path / "repo"), monkeypatch) as server:
         yield server
 
 
@@ -45,25 +40,18 @@ def downloads(tmp_path: Path) -> Path:
     return tmp_path / "downloads"
 
 
-def assert_same_files(model: Path, repo: Path) -> None:
-    for name in OFFICIAL_FILES:
-        assert (model / name).read_bytes() == (repo / name).read_bytes(), name
-
-
-def test_first_run_downloads_only_what_inference_needs_and_writes_a_manifest(
-    hub: HubServer, repo_folder: Path, tmp_path: Path
-) -> None:
+def test_first_run_downloads_only_what_inference_needs_and_writes_a_manifest(hub: HubServer, tmp_path: Path) -> None:
     model = resolve_model_dir([], downloads(tmp_path))
 
     assert model == downloads(tmp_path) / MODEL_FOLDER_NAME
-    assert_same_files(model, repo_folder)
+    assert_same_files(model, hub.folder)
     assert sorted(p.name for p in model.iterdir()) == sorted([*OFFICIAL_FILES, MANIFEST_NAME])
     assert [p.name for p in downloads(tmp_path).iterdir()] == [MODEL_FOLDER_NAME]  # no staging, no cache left
     manifest = read_manifest(model)
     assert manifest is not None and manifest.format == "official"
     assert manifest.source["commit"] == DEFAULT_COMMIT
     for name in OFFICIAL_FILES:
-        assert manifest.files[name].sha256 == file_digests(repo_folder / name).sha256
+        assert manifest.files[name].sha256 == file_digests(hub.folder / name).sha256
     for unneeded in ("llm_case.pt", "config.json", "hift_legacy_weight_norm.pt"):
         assert hub.file_gets(unneeded) == 0
 
@@ -77,12 +65,12 @@ def test_second_start_checks_sizes_without_touching_the_network(hub: HubServer, 
 
 
 def test_connection_cut_mid_file_resumes_with_a_range_request(
-    repo_folder: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    parity_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    repo_folder = copy_repo(parity_dir, tmp_path / "repo")
     # Large enough that huggingface_hub has written whole chunks (10 MiB each) before the cut.
     (repo_folder / "llm.pt").write_bytes(random.Random(0).randbytes(24 * 1024 * 1024))
-    with HubServer(repo_folder) as hub:
-        monkeypatch.setenv("HF_ENDPOINT", hub.url)
+    with serving(repo_folder, monkeypatch) as hub:
         hub.cut_once("llm.pt", 15 * 1024 * 1024)
 
         model = resolve_model_dir([], downloads(tmp_path))
@@ -96,21 +84,21 @@ def test_connection_cut_mid_file_resumes_with_a_range_request(
 
 
 def test_a_file_corrupted_in_transit_is_detected_and_fetched_again(
-    hub: HubServer, repo_folder: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    hub: HubServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     hub.corrupt_once("flow.pt")
 
     with caplog.at_level(logging.WARNING):
         model = resolve_model_dir([], downloads(tmp_path))
 
-    assert_same_files(model, repo_folder)
+    assert_same_files(model, hub.folder)
     assert hub.file_gets("flow.pt") == 2
     assert hub.file_gets("llm.pt") == 1
     assert "flow.pt: SHA-256" in caplog.text
 
 
 def test_corruption_on_disk_is_found_by_verify_and_only_that_file_is_fetched_again(
-    hub: HubServer, repo_folder: Path, tmp_path: Path
+    hub: HubServer, tmp_path: Path
 ) -> None:
     model = resolve_model_dir([], downloads(tmp_path))
     damaged = bytearray((model / "llm.pt").read_bytes())
@@ -121,20 +109,18 @@ def test_corruption_on_disk_is_found_by_verify_and_only_that_file_is_fetched_aga
     assert resolve_model_dir([], downloads(tmp_path)) == model  # sizes are right: a cheap start does not notice
     assert resolve_model_dir([], downloads(tmp_path), verify=True) == model
 
-    assert_same_files(model, repo_folder)
+    assert_same_files(model, hub.folder)
     assert hub.file_gets("llm.pt") == gets["llm.pt"] + 1
     assert all(hub.file_gets(name) == gets[name] for name in OFFICIAL_FILES if name != "llm.pt")
 
 
-def test_a_truncated_file_is_noticed_on_a_cheap_start_and_repaired(
-    hub: HubServer, repo_folder: Path, tmp_path: Path
-) -> None:
+def test_a_truncated_file_is_noticed_on_a_cheap_start_and_repaired(hub: HubServer, tmp_path: Path) -> None:
     model = resolve_model_dir([], downloads(tmp_path))
     with (model / "hift.pt").open("r+b") as stream:
         stream.truncate(100)
 
     assert resolve_model_dir([], downloads(tmp_path)) == model
-    assert_same_files(model, repo_folder)
+    assert_same_files(model, hub.folder)
     assert hub.file_gets("hift.pt") == 2
 
 
@@ -216,22 +202,18 @@ def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
         env=env,
         cwd=REPO_ROOT,
         timeout=120,
+        check=False,
     )
 
 
-def cli_env(hub: HubServer, **extra: str) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if key != "HF_HUB_OFFLINE"}
-    return {**env, "HF_ENDPOINT": hub.url, "NO_PROXY": "127.0.0.1,localhost", **extra}
-
-
 def test_download_subcommand_prints_the_folder_and_works_offline_afterwards(hub: HubServer, tmp_path: Path) -> None:
-    fetched = run_cli("--download-dir", str(downloads(tmp_path)), env=cli_env(hub))
+    fetched = run_cli("--download-dir", str(downloads(tmp_path)), env=client_env(hub))
     assert fetched.returncode == 0, fetched.stderr
     assert fetched.stdout.strip() == str(downloads(tmp_path) / MODEL_FOLDER_NAME)
     assert "Model installed in" in fetched.stderr
     before = len(hub.requests)
 
-    offline = run_cli("--download-dir", str(downloads(tmp_path)), "--verify", env=cli_env(hub, HF_HUB_OFFLINE="1"))
+    offline = run_cli("--download-dir", str(downloads(tmp_path)), "--verify", env=client_env(hub, HF_HUB_OFFLINE="1"))
 
     assert offline.returncode == 0, offline.stderr
     assert offline.stdout.strip() == fetched.stdout.strip()
@@ -241,7 +223,7 @@ def test_download_subcommand_prints_the_folder_and_works_offline_afterwards(hub:
 def test_download_subcommand_with_nothing_local_exits_with_the_documented_message(
     hub: HubServer, tmp_path: Path
 ) -> None:
-    result = run_cli("--download-dir", str(downloads(tmp_path)), "--local-files-only", env=cli_env(hub))
+    result = run_cli("--download-dir", str(downloads(tmp_path)), "--local-files-only", env=client_env(hub))
 
     assert result.returncode == 1
     assert result.stdout == ""
@@ -250,22 +232,9 @@ def test_download_subcommand_with_nothing_local_exits_with_the_documented_messag
     assert hub.requests == []
 
 
-def test_a_killed_download_never_looks_complete_and_the_next_run_continues(
-    hub: HubServer, repo_folder: Path, tmp_path: Path
-) -> None:
+def test_a_killed_download_never_looks_complete_and_the_next_run_continues(hub: HubServer, tmp_path: Path) -> None:
     hub.stall_once("flow.pt", 100_000)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "wyoming_cosyvoice.download", "--download-dir", str(downloads(tmp_path))],
-        env=cli_env(hub),
-        cwd=REPO_ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        assert hub.stalled.wait(timeout=60), "the download never reached flow.pt"
-    finally:
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=30)
+    kill_download_when_stalled(hub, ["--download-dir", str(downloads(tmp_path))])
 
     assert not (downloads(tmp_path) / MODEL_FOLDER_NAME).exists()
     with pytest.raises(ModelNotFoundError):
@@ -273,7 +242,7 @@ def test_a_killed_download_never_looks_complete_and_the_next_run_continues(
 
     model = resolve_model_dir([], downloads(tmp_path))
 
-    assert_same_files(model, repo_folder)
+    assert_same_files(model, hub.folder)
     assert hub.file_gets("llm.pt") == 1  # finished before the kill: kept, checked, not fetched again
     assert hub.file_gets("flow.pt") == 2
     assert [p.name for p in downloads(tmp_path).iterdir()] == [MODEL_FOLDER_NAME]

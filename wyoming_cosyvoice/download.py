@@ -15,7 +15,7 @@ from .model_store.errors import ModelNotFoundError
 from .model_store.folders import MODEL_FOLDER_NAME
 from .model_store.resolve import SOURCES, resolve_model_dir
 
-__all__ = ["ModelNotFoundError", "build_parser", "main", "resolve_model_dir"]
+__all__ = ["ModelNotFoundError", "build_parser", "main", "resolve_from_args", "resolve_model_dir"]
 
 DEFAULT_DOWNLOAD_DIR = Path("data")
 
@@ -43,19 +43,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def resolve_from_args(args: argparse.Namespace) -> Path:
+    """`resolve_model_dir` driven by the model options every command shares (--data-dir, --download-dir, …)."""
+    download_dir = args.download_dir or (args.data_dir[0] if args.data_dir else DEFAULT_DOWNLOAD_DIR)
+    return resolve_model_dir(
+        args.data_dir,
+        download_dir,
+        local_files_only=args.local_files_only,
+        source=args.model_source,
+        revision=args.model_revision,
+        verify=args.verify,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO, format="%(levelname)s: %(message)s")
-    download_dir = args.download_dir or (args.data_dir[0] if args.data_dir else DEFAULT_DOWNLOAD_DIR)
     try:
-        folder = resolve_model_dir(
-            args.data_dir,
-            download_dir,
-            local_files_only=args.local_files_only,
-            source=args.model_source,
-            revision=args.model_revision,
-            verify=args.verify,
-        )
+        folder = resolve_from_args(args)
     except ModelNotFoundError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

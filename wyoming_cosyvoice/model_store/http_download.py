@@ -41,6 +41,9 @@ class RetryPolicy:
     timeout: float = 30.0
 
 
+DEFAULT_RETRY = RetryPolicy()
+
+
 def incomplete_path(destination: Path) -> Path:
     return destination.with_name(destination.name + INCOMPLETE_SUFFIX)
 
@@ -52,7 +55,7 @@ def download_resumable(
     size: int,
     progress: DownloadProgress,
     headers: dict[str, str] | None = None,
-    retry: RetryPolicy = RetryPolicy(),
+    retry: RetryPolicy = DEFAULT_RETRY,
 ) -> None:
     """Fetch `url` (`size` bytes) to `destination`; bytes already in its `.incomplete` file are not fetched again."""
     partial = incomplete_path(destination)

@@ -21,8 +21,8 @@ from .remote import RemoteFile, RemoteModel
 # No usage telemetry from a home server; set before huggingface_hub reads it at import (a user's choice wins).
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
-from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url  # noqa: E402
-from huggingface_hub.errors import (  # noqa: E402
+from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url
+from huggingface_hub.errors import (
     HTTPError,
     RemoteEntryNotFoundError,
     RepositoryNotFoundError,

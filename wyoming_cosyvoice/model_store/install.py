@@ -106,7 +106,7 @@ class Installer:
             return
         partial = sum(self.source.partial_bytes(file, staging) for file in todo)
         remaining = sum(file.size for file in todo) - partial
-        free = ensure_free_space(staging, remaining, self.reserve_bytes)
+        free = ensure_free_space(self.target.parent, remaining, self.reserve_bytes)
         _LOGGER.info(
             "Downloading %s (%s) from %s into %s; %s free",
             ", ".join(file.name for file in todo),
@@ -116,12 +116,13 @@ class Installer:
             format_bytes(free),
         )
         self.progress.start(remote.total_size, present + partial)
-        for file in todo:
+        for index, file in enumerate(todo):
             try:
                 self.source.fetch(file, staging, self.progress)
             except OSError as err:
                 if is_disk_full(err):
-                    raise disk_full_error(staging, file.name, self.progress.total - self.progress.done) from None
+                    still_needed = sum(f.size - self.source.partial_bytes(f, staging) for f in todo[index:])
+                    raise disk_full_error(self.target.parent, file.name, still_needed) from None
                 raise
         self.progress.finish()
 

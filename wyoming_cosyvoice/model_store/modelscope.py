@@ -17,7 +17,7 @@ from typing import Any
 
 from .. import __version__
 from .errors import DownloadError
-from .http_download import INCOMPLETE_SUFFIX, RetryPolicy, download_resumable, incomplete_path
+from .http_download import DEFAULT_RETRY, INCOMPLETE_SUFFIX, RetryPolicy, download_resumable, incomplete_path
 from .progress import DownloadProgress
 from .remote import RemoteFile, RemoteModel
 
@@ -43,7 +43,7 @@ class ModelScopeSource:
     name = "modelscope"
 
     def __init__(
-        self, revision: str | None = None, repo_id: str = MODELSCOPE_REPO_ID, retry: RetryPolicy = RetryPolicy()
+        self, revision: str | None = None, repo_id: str = MODELSCOPE_REPO_ID, retry: RetryPolicy = DEFAULT_RETRY
     ) -> None:
         self.repo_id = repo_id
         self.revision = revision or MODELSCOPE_REVISION

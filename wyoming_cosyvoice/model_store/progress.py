@@ -10,7 +10,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Self
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -85,7 +85,10 @@ class DownloadProgress:
             elapsed = max(self._clock() - self._started, 1e-9)
             fetched = self.done - self._resumed_from
         self._logger.info(
-            "Downloaded %s in %s (%s/s)", format_bytes(fetched), format_duration(elapsed), format_bytes(fetched / elapsed)
+            "Downloaded %s in %s (%s/s)",
+            format_bytes(fetched),
+            format_duration(elapsed),
+            format_bytes(fetched / elapsed),
         )
 
     def _line(self, now: float) -> str:
@@ -111,11 +114,11 @@ class _HubProgressBar:
         self.n = 0
         self.total = options.get("total")
 
-    def update(self, count: int | float = 1) -> None:
+    def update(self, count: float = 1) -> None:
         self.n += int(count)
         self.progress.advance(int(count))
 
-    def update_transfer(self, count: int | float = 1) -> None:
+    def update_transfer(self, count: float = 1) -> None:
         """Network bytes before decompression/deduplication: the written bytes are what we count."""
 
     def set_postfix_str(self, *args: Any, **kwargs: Any) -> None:
@@ -125,7 +128,7 @@ class _HubProgressBar:
     refresh = set_postfix_str
     close = set_postfix_str
 
-    def __enter__(self) -> _HubProgressBar:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

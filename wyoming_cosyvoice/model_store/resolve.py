@@ -56,7 +56,9 @@ def resolve_model_dir(
         if found is not None:
             return found
     managed = open_model_folder(target)
-    if managed is not None:
+    if managed is None:
+        notes.append(f"{target}: " + ("no model files" if target.is_dir() else "does not exist"))
+    else:
         problems = managed.problems(verify=verify)
         if not problems and not _needs_other_revision(managed, revision, offline_reason):
             return _use(managed, verify)
@@ -91,8 +93,9 @@ def _usable_in(data_dir: Path, target: Path, verify: bool, notes: list[str]) -> 
 
 def _use(folder: ModelFolder, verify: bool) -> Path:
     if verify and folder.manifest is None:
-        _LOGGER.warning("%s has no manifest, so its files cannot be verified; only their presence was checked",
-                        folder.path)
+        _LOGGER.warning(
+            "%s has no manifest, so its files cannot be verified; only their presence was checked", folder.path
+        )
     checked = "every file verified" if verify and folder.manifest else "file sizes checked"
     _LOGGER.info("Using the %s model in %s (%s)", folder.format, folder.path, checked)
     return folder.path
@@ -106,8 +109,13 @@ def _needs_other_revision(folder: ModelFolder, revision: str | None, offline_rea
     if revision in installed:
         return False
     if offline_reason:
-        _LOGGER.warning("%s holds revision %s, not %s; using it anyway (%s)",
-                        folder.path, folder.manifest.source.get("revision"), revision, offline_reason)
+        _LOGGER.warning(
+            "%s holds revision %s, not %s; using it anyway (%s)",
+            folder.path,
+            folder.manifest.source.get("revision"),
+            revision,
+            offline_reason,
+        )
         return False
     return True
 
@@ -126,7 +134,7 @@ def _offline_reason(local_files_only: bool) -> str | None:
 
 def _offline_message(target: Path, reason: str, notes: list[str]) -> str:
     files = ", ".join(OFFICIAL_FILES)
-    looked = "".join(f"\n  - {note}" for note in notes) or " nowhere else"
+    looked = "".join(f"\n  - {note}" for note in notes)
     return (
         f"No usable CosyVoice model was found and downloading is off ({reason}).\n"
         f"Put the official CosyVoice-300M-SFT files {files} into the folder\n  {target}\n"
