@@ -1,0 +1,1 @@
+"""Home Assistant integration tests (run by script/test-ha in .venv-ha)."""
