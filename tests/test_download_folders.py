@@ -173,3 +173,11 @@ def test_sizes_and_durations_read_well() -> None:
     assert format_duration(5) == "5 s"
     assert format_duration(95) == "1 min 35 s"
     assert format_duration(7300) == "2 h 1 min"
+
+
+def test_a_download_dir_that_cannot_be_written_gives_a_clear_error(tmp_path: Path) -> None:
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the download dir should be", encoding="utf-8")
+
+    with pytest.raises(ModelNotFoundError, match=f"Cannot write the model into {blocked}"):
+        resolve_model_dir([], blocked)

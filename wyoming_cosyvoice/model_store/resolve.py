@@ -71,8 +71,8 @@ def resolve_model_dir(
     installer = Installer(target, _make_source(source, revision), progress or DownloadProgress(), reserve_bytes)
     try:
         return installer.install()
-    except PermissionError as err:
-        raise DownloadError(f"Cannot write the model into {target.parent}: {err.strerror}") from None
+    except OSError as err:  # a full disk is reported by the installer; this is e.g. no permission, read-only
+        raise DownloadError(f"Cannot write the model into {target.parent}: {err.strerror or err}") from None
 
 
 def _usable_in(data_dir: Path, target: Path, verify: bool, notes: list[str]) -> Path | None:
