@@ -18,7 +18,14 @@ from wyoming.client import AsyncTcpClient
 from wyoming.event import Event
 from wyoming.info import AsrModel, AsrProgram, Attribution, Describe, Info
 from wyoming.server import AsyncEventHandler, AsyncTcpServer
-from wyoming.tts import Synthesize, SynthesizeVoice
+from wyoming.tts import (
+    Synthesize,
+    SynthesizeChunk,
+    SynthesizeStart,
+    SynthesizeStop,
+    SynthesizeStopped,
+    SynthesizeVoice,
+)
 
 LOOPBACK = "127.0.0.1"
 
@@ -59,19 +66,30 @@ def parse_wav(data: bytes) -> Wav:
 
 
 async def synthesize_directly(
-    host: str, port: int, text: str, voice: str, language: str, speed: float = 1.0
+    host: str, port: int, text: str, voice: str, language: str, streamed: bool = False
 ) -> bytes:
-    """PCM the server sends for one `synthesize` event, asked with the plain wyoming client."""
+    """PCM the server sends for `text`, asked with the plain wyoming client: one `synthesize` event, or
+    (`streamed`) the whole text as one `synthesize-chunk` of a stream, as Home Assistant sends a known message."""
+    wanted = SynthesizeVoice(name=voice)
+    context = {"language": language}
+    if streamed:
+        events = [
+            SynthesizeStart(voice=wanted, context=context).event(),
+            SynthesizeChunk(text=text).event(),
+            Synthesize(text=text, voice=wanted, context=context).event(),
+            SynthesizeStop().event(),
+        ]
+    else:
+        events = [Synthesize(text=text, voice=wanted, context=context).event()]
+    last = SynthesizeStopped.is_type if streamed else AudioStop.is_type
     async with AsyncTcpClient(host, port) as client:
-        request = Synthesize(
-            text=text, voice=SynthesizeVoice(name=voice), context={"language": language, "speed": speed}
-        )
-        await client.write_event(request.event())
+        for event in events:
+            await client.write_event(event)
         pcm = b""
-        while (event := await client.read_event()) is not None and not AudioStop.is_type(event.type):
+        while (event := await client.read_event()) is not None and not last(event.type):
             if AudioChunk.is_type(event.type):
                 pcm += AudioChunk.from_event(event).audio
-        assert event is not None, "server closed the connection before audio-stop"
+        assert event is not None, "server closed the connection before the audio ended"
         return pcm
 
 

@@ -53,9 +53,7 @@ async def test_user_flow_creates_entry(hass: HomeAssistant, cosyvoice_server: Se
 
 async def test_user_flow_unreachable_then_fixed(hass: HomeAssistant, cosyvoice_server: ServerProcess) -> None:
     flow_id = await start_user_flow(hass)
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, {CONF_HOST: LOOPBACK, CONF_PORT: free_tcp_port()}
-    )
+    result = await hass.config_entries.flow.async_configure(flow_id, {CONF_HOST: LOOPBACK, CONF_PORT: free_tcp_port()})
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": "cannot_connect"}
     assert "cannot connect" in result["description_placeholders"]["detail"]
@@ -72,9 +70,7 @@ async def test_user_flow_rejects_other_wyoming_service(hass: HomeAssistant) -> N
     await service.start()
     try:
         flow_id = await start_user_flow(hass)
-        result = await hass.config_entries.flow.async_configure(
-            flow_id, {CONF_HOST: LOOPBACK, CONF_PORT: service.port}
-        )
+        result = await hass.config_entries.flow.async_configure(flow_id, {CONF_HOST: LOOPBACK, CONF_PORT: service.port})
     finally:
         await service.stop()
     assert result["type"] is FlowResultType.FORM

@@ -7,7 +7,6 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 import pytest
-
 from homeassistant.components import media_source, tts
 from homeassistant.components.tts.media_source import generate_media_source_id
 from homeassistant.config_entries import ConfigEntryState
@@ -42,9 +41,7 @@ async def media_audio(
     return data
 
 
-async def test_entity_offers_server_voices_and_languages(
-    hass: HomeAssistant, cosyvoice_server: ServerProcess
-) -> None:
+async def test_entity_offers_server_voices_and_languages(hass: HomeAssistant, cosyvoice_server: ServerProcess) -> None:
     entry = await add_entry(hass, cosyvoice_server.host, cosyvoice_server.port)
     entity = hass.data[tts.DATA_COMPONENT].get_entity(tts_entity_id(hass, entry))
     (program,) = (await describe_directly(cosyvoice_server.host, cosyvoice_server.port)).tts
@@ -87,22 +84,20 @@ async def test_speak_serves_wav_through_http(
     wav = parse_wav(await response.read())
 
     expected = await synthesize_directly(
-        cosyvoice_server.host, cosyvoice_server.port, SENTENCE, voice="english-female", language="en"
+        cosyvoice_server.host, cosyvoice_server.port, SENTENCE, voice="english-female", language="en", streamed=True
     )
     assert (wav.rate, wav.width, wav.channels) == (SAMPLE_RATE, 2, 1)
     assert wav.frames > 0
     assert len(wav.pcm) == len(expected)
 
 
-async def test_streaming_delivers_audio_before_text_ends(
-    hass: HomeAssistant, cosyvoice_server: ServerProcess
-) -> None:
+async def test_streaming_delivers_audio_before_text_ends(hass: HomeAssistant, cosyvoice_server: ServerProcess) -> None:
     entry = await add_entry(hass, cosyvoice_server.host, cosyvoice_server.port)
     first_audio = asyncio.Event()
     text_finished_after_audio: list[bool] = []
 
     async def llm_reply() -> AsyncGenerator[str]:
-        for word in "This is the first sentence. And".split(" "):
+        for word in ["This", "is", "the", "first", "sentence.", "And"]:
             yield word + " "
         await first_audio.wait()  # the rest of the reply only comes once audio is playing
         text_finished_after_audio.append(True)
@@ -122,6 +117,26 @@ async def test_streaming_delivers_audio_before_text_ends(
     assert (wav.rate, wav.width, wav.channels) == (SAMPLE_RATE, 2, 1)
     assert wav.declared_frames == 0  # streamed: the header was sent before the length was known
     assert wav.frames > 0
+
+
+async def test_slow_text_is_not_mistaken_for_a_hung_server(
+    hass: HomeAssistant, cosyvoice_server: ServerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Waiting for Home Assistant's next text (an LLM thinking) does not count against the server's timeouts."""
+    monkeypatch.setattr(synthesis, "FIRST_AUDIO_TIMEOUT", 1.0)
+    monkeypatch.setattr(synthesis, "CHUNK_TIMEOUT", 1.0)
+    entry = await add_entry(hass, cosyvoice_server.host, cosyvoice_server.port)
+
+    async def slow_reply() -> AsyncGenerator[str]:
+        await asyncio.sleep(2.5)
+        yield "Thinking took a while. "
+        await asyncio.sleep(2.5)
+        yield "So did this."
+
+    stream = tts.async_create_stream(hass, tts_entity_id(hass, entry), language="en", options=WAV)
+    stream.async_set_message_stream(slow_reply())
+    audio = b"".join([data async for data in stream.async_stream_result()])
+    assert parse_wav(audio).frames > 0
 
 
 async def test_one_shot_server_gets_complete_wav(hass: HomeAssistant, one_shot_server: ServerProcess) -> None:

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from wyoming.info import TtsProgram
-
 from homeassistant.components.tts import Voice
+from wyoming.info import TtsProgram
 
 FALLBACK_LANGUAGE = "en"
 

@@ -11,6 +11,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from types import TracebackType
+from typing import Self
 
 from wyoming.client import AsyncTcpClient
 from wyoming.error import Error
@@ -87,7 +88,7 @@ class ServerConnection:
         self._client = AsyncTcpClient(host, port)
         self._pending_read: asyncio.Task[Event | None] | None = None
 
-    async def __aenter__(self) -> ServerConnection:
+    async def __aenter__(self) -> Self:
         try:
             async with asyncio.timeout(CONNECT_TIMEOUT):
                 await self._client.connect()

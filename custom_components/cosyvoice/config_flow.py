@@ -10,8 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import voluptuous as vol
-from wyoming.info import TtsProgram
-
 from homeassistant.config_entries import ConfigFlow, ConfigFlowResult, OptionsFlow
 from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.core import callback
@@ -24,6 +22,7 @@ from homeassistant.helpers.selector import (
     SelectSelectorConfig,
 )
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
+from wyoming.info import TtsProgram
 
 from .catalog import VoiceCatalog
 from .client import CosyVoiceError, NotCosyVoice, async_get_program

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from wyoming.info import TtsProgram
-
 from homeassistant.config_entries import ConfigEntry
+from wyoming.info import TtsProgram
 
 
 @dataclass(frozen=True)

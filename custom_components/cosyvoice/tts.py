@@ -14,9 +14,9 @@ from typing import Any
 from homeassistant.components.tts import (
     ATTR_VOICE,
     TextToSpeechEntity,
-    TtsAudioType,
     TTSAudioRequest,
     TTSAudioResponse,
+    TtsAudioType,
     Voice,
 )
 from homeassistant.core import HomeAssistant, callback
