@@ -25,11 +25,11 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO_ROOT), str(REPO_ROOT / "tests")]
 
-from hub_server import HubServer  # noqa: E402
+from hub_server import HubServer
 
-from wyoming_cosyvoice.download import resolve_model_dir  # noqa: E402
-from wyoming_cosyvoice.model_store.folders import OFFICIAL_FILES  # noqa: E402
-from wyoming_cosyvoice.model_store.progress import DownloadProgress  # noqa: E402
+from wyoming_cosyvoice.download import resolve_model_dir
+from wyoming_cosyvoice.model_store.folders import OFFICIAL_FILES
+from wyoming_cosyvoice.model_store.progress import DownloadProgress
 
 # Roughly the official release's proportions (llm.pt dominates).
 _SHARES = {"cosyvoice.yaml": 0.0, "llm.pt": 0.72, "flow.pt": 0.25, "hift.pt": 0.03, "spk2info.pt": 0.0}
@@ -43,10 +43,10 @@ def synthetic_repo(folder: Path, total_mib: int) -> None:
         (folder / name).write_bytes(rng.randbytes(size))
 
 
-def timed(action) -> tuple[float, Path]:
+def seconds_to_resolve(download_dir: Path, **options: object) -> float:
     started = time.perf_counter()
-    result = action()
-    return time.perf_counter() - started, result
+    resolve_model_dir([], download_dir, **options)
+    return time.perf_counter() - started
 
 
 def measure(repo: Path, work: Path, label: str) -> dict[str, float]:
@@ -57,16 +57,14 @@ def measure(repo: Path, work: Path, label: str) -> dict[str, float]:
         os.environ["HF_ENDPOINT"] = hub.url
         os.environ["MODELSCOPE_DOMAIN"] = hub.url
         for source in ("huggingface", "modelscope"):
-            target = work / f"{label}-{source}"
-            seconds, model = timed(
-                lambda: resolve_model_dir([], target, source=source, progress=DownloadProgress(interval=3600))
-            )
+            quiet = DownloadProgress(interval=3600)
+            seconds = seconds_to_resolve(work / f"{label}-{source}", source=source, progress=quiet)
             figures[f"{label}_{source}_download_s"] = round(seconds, 3)
             figures[f"{label}_{source}_mib_per_s"] = round(total / 2**20 / seconds, 1)
         installed = work / f"{label}-huggingface"
-        seconds, _ = timed(lambda: resolve_model_dir([], installed, local_files_only=True))
+        seconds = seconds_to_resolve(installed, local_files_only=True)
         figures[f"{label}_size_check_ms"] = round(seconds * 1000, 2)
-        seconds, _ = timed(lambda: resolve_model_dir([], installed, local_files_only=True, verify=True))
+        seconds = seconds_to_resolve(installed, local_files_only=True, verify=True)
         figures[f"{label}_verify_s"] = round(seconds, 3)
         figures[f"{label}_verify_mib_per_s"] = round(total / 2**20 / seconds, 1)
     return figures
