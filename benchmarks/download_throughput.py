@@ -39,8 +39,10 @@ def synthetic_repo(folder: Path, total_mib: int) -> None:
     folder.mkdir()
     rng = random.Random(0)
     for name in OFFICIAL_FILES:
-        size = max(int(_SHARES[name] * total_mib * 1024 * 1024), 4096)
-        (folder / name).write_bytes(rng.randbytes(size))
+        size = max(int(_SHARES[name] * total_mib * 2**20), 4096)
+        with (folder / name).open("wb") as stream:
+            for start in range(0, size, 2**24):
+                stream.write(rng.randbytes(min(2**24, size - start)))
 
 
 def seconds_to_resolve(download_dir: Path, **options: object) -> float:
