@@ -106,7 +106,11 @@ class ServerConnection:
             self._pending_read.cancel()
             await asyncio.gather(self._pending_read, return_exceptions=True)
             self._pending_read = None
-        await self._client.disconnect()
+        try:
+            async with asyncio.timeout(CONNECT_TIMEOUT):  # a peer that reads nothing must not block us
+                await self._client.disconnect()
+        except (OSError, TimeoutError):
+            pass
 
     async def send(self, event: Event) -> None:
         try:

@@ -82,19 +82,26 @@ async def synthesize_stream(
 async def _send_text(
     connection: ServerConnection, deadline: Deadline, text_stream: AsyncIterator[str], request: SpeechRequest
 ) -> None:
-    """synthesize-start, one synthesize-chunk per piece of text, the compatibility synthesize, synthesize-stop."""
+    """synthesize-start, one synthesize-chunk per piece of text, the compatibility synthesize, synthesize-stop.
+
+    When the connection breaks, sending just stops: the reader reports why (the server's `error` event
+    usually explains it better than a broken pipe). Errors of the text stream itself are raised.
+    """
     voice, context = request.wyoming_voice(), request.context()
-    await connection.send(SynthesizeStart(voice=voice, context=context).event())
-    message: list[str] = []
-    async for piece in deadline.held_while(text_stream):
-        if piece:
-            await connection.send(SynthesizeChunk(text=piece).event())
-            message.append(piece)
-            deadline.extend(FIRST_AUDIO_TIMEOUT)
-    # Servers that ignore streamed text answer this one; streaming servers ignore it inside the stream.
-    await connection.send(Synthesize(text="".join(message), voice=voice, context=context).event())
-    await connection.send(SynthesizeStop().event())
-    deadline.extend(FIRST_AUDIO_TIMEOUT)
+    try:
+        await connection.send(SynthesizeStart(voice=voice, context=context).event())
+        message: list[str] = []
+        async for piece in deadline.held_while(text_stream):
+            if piece:
+                await connection.send(SynthesizeChunk(text=piece).event())
+                message.append(piece)
+                deadline.extend(FIRST_AUDIO_TIMEOUT)
+        # Servers that ignore streamed text answer this one; streaming servers ignore it inside the stream.
+        await connection.send(Synthesize(text="".join(message), voice=voice, context=context).event())
+        await connection.send(SynthesizeStop().event())
+        deadline.extend(FIRST_AUDIO_TIMEOUT)
+    except CosyVoiceError:
+        return
 
 
 async def _audio(
