@@ -9,8 +9,7 @@ SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 
 ENV PATH="/opt/cosyvoice/bin:${PATH}" \
     PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    HF_HOME=/data/huggingface
+    PIP_DISABLE_PIP_VERSION_CHECK=1
 
 # Debian's Python (3.11 on bookworm) in a virtual environment, and the user the server runs as.
 # hadolint ignore=DL3008
@@ -47,7 +46,7 @@ RUN pip install /usr/src/wyoming-cosyvoice \
 # s6-overlay services: the server and the discovery message to Home Assistant.
 COPY rootfs /
 
-# Healthy once the server answers describe. The first start downloads the model (about 1.8 GB) before the
+# Healthy once the server answers describe. The first start downloads the model (about 1.7 GB) before the
 # server listens: the start period leaves an hour for that.
 HEALTHCHECK --start-period=60m --interval=30s --timeout=15s --retries=3 \
     CMD ["/opt/cosyvoice/bin/python", "-m", "wyoming_cosyvoice.health_check", "--uri", "tcp://127.0.0.1:10200"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import struct
 import subprocess
 import sys
 import tomllib
@@ -49,6 +50,13 @@ def test_the_supervisor_finds_exactly_one_addon_at_the_repository_root() -> None
     assert addon_config_files(files) == [PurePosixPath("config.yaml")]
     assert named_config_files(files, "repository") == [PurePosixPath("repository.yaml")]
     assert named_config_files(files, "build") == [PurePosixPath("build.yaml")]
+
+
+@pytest.mark.parametrize(("image", "shape"), [("icon.png", (128, 128)), ("logo.png", (250, 100))])
+def test_store_images_are_pngs_of_the_usual_shape(image: str, shape: tuple[int, int]) -> None:
+    header = (REPO_ROOT / image).read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", header[16:24]) == shape
 
 
 def test_repository_file_names_the_repository() -> None:
@@ -96,7 +104,7 @@ def test_map_entries_are_current_supervisor_types(config: dict) -> None:
         ("models/CosyVoice-300M-SFT/llm.pt", True),
         ("models/CosyVoice-300M-SFT-lite/llm.safetensors", True),
         ("models/CosyVoice-300M-SFT/llm.pt.incomplete", True),
-        ("huggingface/hub/models--FunAudioLLM--CosyVoice-300M-SFT/blobs/4b7e1c0d9a", True),
+        ("models/.CosyVoice-300M-SFT.partial/.cache/huggingface/download/flow.pt.incomplete", True),
         ("options.json", False),
         ("models/CosyVoice-300M-SFT/cosyvoice.yaml", False),
     ],

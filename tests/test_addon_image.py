@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from addon_rules import REPO_ROOT, load_yaml
 
+from wyoming_cosyvoice import addon
+
 PYTHON_AND_GLIBC_OF_DEBIAN = {"bookworm": ("3.11", 36), "trixie": ("3.13", 41)}
 MACHINE_OF_ARCH = {"amd64": "x86_64", "aarch64": "aarch64"}
 REGISTRY_SETTINGS = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS", "PIP_NO_INDEX", "PIP_CONSTRAINT")
@@ -92,3 +94,15 @@ def test_real_image_build_passes_its_healthcheck() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "healthy: tcp://127.0.0.1:10200" in result.stdout
     assert "HEALTHCHECK passed" in result.stdout
+
+
+def test_compose_file_builds_and_serves_the_addon_image() -> None:
+    """docker-compose.yml (Home Assistant Container) passes the Dockerfile's build arguments and maps the port
+    and /data the add-on uses."""
+    service = load_yaml("docker-compose.yml")["services"]["cosyvoice"]
+    dockerfile_args = set(re.findall(r"^ARG (\w+)", (REPO_ROOT / "Dockerfile").read_text(), re.MULTILINE))
+    assert set(service["build"]["args"]) == {"BUILD_FROM", "TORCH_INDEX_URL"} <= dockerfile_args
+    default_base = re.fullmatch(r"\$\{BUILD_FROM:-(.+)\}", service["build"]["args"]["BUILD_FROM"])
+    assert default_base and default_base[1] == load_yaml("build.yaml")["build_from"]["amd64"]
+    assert service["ports"] == [f"{addon.PORT}:{addon.PORT}"]
+    assert [volume.rpartition(":")[2] for volume in service["volumes"]] == [str(addon.OPTIONS_FILE.parent)]

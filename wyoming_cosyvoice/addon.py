@@ -163,15 +163,11 @@ def run(paths: AddonPaths, user: str | None) -> NoReturn:
     """Replace this process with the server (raises AddonError when the options are bad)."""
     command = server_command(AddonOptions.load(paths.options_file), paths)
     if user is not None and os.geteuid() == 0:
-        drop_privileges(user, [paths.download_dir, *_hub_cache()])
+        drop_privileges(user, [paths.download_dir])
     _LOGGER.info("Starting: %s", " ".join(command))
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(command[0], command)
-
-
-def _hub_cache() -> list[Path]:
-    return [Path(os.environ["HF_HOME"])] if os.environ.get("HF_HOME") else []
 
 
 def wait_for_server(uri: str, timeout: float | None, poll_seconds: float = 2.0) -> None:
