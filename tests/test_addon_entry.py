@@ -118,10 +118,11 @@ def test_unknown_options_are_ignored_with_a_warning(paths: addon.AddonPaths, cap
         ('{"streaming": "no"}', "add-on option 'streaming' must be bool, got 'no'"),
         ('["voice"]', "add-on options must be a JSON object, got list"),
         ('{"voice": ', "is not valid JSON"),
+        ('{"voice": "\udcff"}'.encode("utf-8", "surrogateescape"), "is not valid JSON"),
     ],
 )
-def test_bad_options_file_gives_one_clear_line(paths: addon.AddonPaths, content: str, message: str) -> None:
-    paths.options_file.write_text(content, encoding="utf-8")
+def test_bad_options_file_gives_one_clear_line(paths: addon.AddonPaths, content: str | bytes, message: str) -> None:
+    paths.options_file.write_bytes(content if isinstance(content, bytes) else content.encode())
     result = subprocess.run(
         [sys.executable, "-m", "wyoming_cosyvoice.addon", "run", "--options", str(paths.options_file)],
         capture_output=True,

@@ -102,15 +102,15 @@ class AddonOptions:
     def load(cls, path: Path) -> AddonOptions:
         """Read the options file; a missing file (plain Docker, no Supervisor) means all server defaults."""
         try:
-            text = path.read_text(encoding="utf-8")
+            content = path.read_bytes()
         except FileNotFoundError:
             _LOGGER.info("No %s: using the server's defaults", path)
             return cls()
         except OSError as err:
             raise AddonError(f"cannot read {path}: {err.strerror}") from None
         try:
-            raw = json.loads(text)
-        except json.JSONDecodeError as err:
+            raw = json.loads(content)
+        except ValueError as err:  # not JSON, or not UTF-8 text at all
             raise AddonError(f"{path} is not valid JSON: {err}") from None
         return cls.from_mapping(raw)
 
