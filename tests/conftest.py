@@ -25,3 +25,19 @@ def reference_dir() -> Path:
 def parity_dir(reference_dir: Path) -> Path:
     """The tiny reference model folder in the official layout."""
     return reference_dir / "parity"
+
+
+@pytest.fixture(scope="session")
+def parity_model(parity_dir: Path):
+    """The tiny reference model, loaded once (wyoming_cosyvoice.model.loader.CosyVoiceModel). Do not modify it."""
+    from wyoming_cosyvoice.model.loader import load_model
+
+    return load_model(parity_dir)
+
+
+@pytest.fixture(scope="session")
+def tiny_random_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random-weight model folder in the official layout with the tiny parity hyper-parameters (seed 0)."""
+    from wyoming_cosyvoice.model.random_weights import write_random_model
+
+    return write_random_model(tmp_path_factory.mktemp("tiny-random-model"), size="tiny", seed=0)
