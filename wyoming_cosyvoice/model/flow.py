@@ -24,8 +24,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .blocks import YAML_CLASS_KEY, ConfigError, Encoder, EncoderConfig
+from .blocks import ConfigError, Encoder, EncoderConfig
 from .flow_estimator import ConditionalDecoder, EstimatorConfig
+from .yaml_sections import require_class
 
 MEL_SAMPLE_RATE = 22050  # the reference hard-codes these two in the mel length formula
 MEL_HOP = 256
@@ -85,14 +86,14 @@ class FlowConfig:
     @classmethod
     def from_yaml(cls, section: Mapping[str, Any]) -> FlowConfig:
         """Read the `flow` section of cosyvoice.yaml (as mapped by config.read_model_config)."""
-        _require_class(section, "MaskedDiffWithXvec", "flow")
+        require_class(section, "MaskedDiffWithXvec", "flow")
         try:
             decoder = section["decoder"]
-            _require_class(decoder, "ConditionalCFM", "flow.decoder")
+            require_class(decoder, "ConditionalCFM", "flow.decoder")
             estimator_section = decoder["estimator"]
-            _require_class(estimator_section, "ConditionalDecoder", "flow.decoder.estimator")
+            require_class(estimator_section, "ConditionalDecoder", "flow.decoder.estimator")
             regulator = section["length_regulator"]
-            _require_class(regulator, "InterpolateRegulator", "flow.length_regulator")
+            require_class(regulator, "InterpolateRegulator", "flow.length_regulator")
             output_size = int(section.get("output_size", 80))
             if int(regulator.get("channels", output_size)) != output_size:
                 raise ConfigError("flow.length_regulator.channels differs from flow.output_size")
@@ -125,12 +126,6 @@ def _sampler_config(decoder: Mapping[str, Any]) -> SamplerConfig:
         inference_cfg_rate=float(params.get("inference_cfg_rate", 0.7)),
         t_scheduler=str(params.get("t_scheduler", "cosine")),
     )
-
-
-def _require_class(section: Any, name: str, where: str) -> None:
-    found = str(section.get(YAML_CLASS_KEY, "")).rsplit(".", 1)[-1] if isinstance(section, Mapping) else ""
-    if found != name:
-        raise ConfigError(f"unsupported {where} class {found or '(none)'!r} (only {name})")
 
 
 @dataclass(frozen=True)
@@ -290,10 +285,11 @@ class FlowModel(nn.Module):
 
     def conditioning(self, tokens: torch.Tensor) -> torch.Tensor:
         """tokens [1, n] → mu [1, output_size, mel_frames(n)]."""
+        features = self.encode_tokens(tokens)
         frames = mel_frames(tokens.shape[1], self.config.input_frame_rate)
         if frames < 1:
             raise ValueError(f"{tokens.shape[1]} speech tokens are too few for one mel frame")
-        return self.length_regulator(self.encode_tokens(tokens), frames, self.config.overlap_frames)
+        return self.length_regulator(features, frames, self.config.overlap_frames)
 
     def _apply_cache(
         self, noise: torch.Tensor, mu: torch.Tensor, cache: FlowCache | None

@@ -233,8 +233,9 @@ class ConditionalDecoder(nn.Module):
                                resample])
             )
             stage_input = channel
+        middle = channels[-1]
         self.mid_blocks = nn.ModuleList(
-            nn.ModuleList([ResnetBlock1D(channels[-1], channels[-1], time_dim), _transformer_stack(config, channels[-1])])
+            nn.ModuleList([ResnetBlock1D(middle, middle, time_dim), _transformer_stack(config, middle)])
             for _ in range(config.num_mid_blocks)
         )
         ladder = (*channels[::-1], channels[0])

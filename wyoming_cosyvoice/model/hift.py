@@ -19,8 +19,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .blocks import YAML_CLASS_KEY, ConfigError
+from .blocks import ConfigError
 from .weight_norm import WeightNormConv1d, WeightNormConvTranspose1d
+from .yaml_sections import int_tuple, nested_int_tuple, require_class
 
 SUPPORTED_SAMPLE_RATE = 22050  # other rates select upstream's SineGen2 source, which v1 (22,050 Hz) never uses
 SNAKE_EPS = 1e-9
@@ -80,9 +81,9 @@ class HiFTConfig:
     @classmethod
     def from_yaml(cls, section: Mapping[str, Any]) -> HiFTConfig:
         """Read the `hift` section of cosyvoice.yaml (as mapped by config.read_model_config)."""
-        _require_class(section, "HiFTGenerator", "hift")
+        require_class(section, "HiFTGenerator", "hift")
         predictor = section.get("f0_predictor") or {}
-        _require_class(predictor, "ConvRNNF0Predictor", "hift.f0_predictor")
+        require_class(predictor, "ConvRNNF0Predictor", "hift.f0_predictor")
         istft = section.get("istft_params") or {}
         defaults = cls()
         try:
@@ -94,18 +95,18 @@ class HiFTConfig:
                 nsf_alpha=float(section.get("nsf_alpha", defaults.nsf_alpha)),
                 nsf_sigma=float(section.get("nsf_sigma", defaults.nsf_sigma)),
                 nsf_voiced_threshold=float(section.get("nsf_voiced_threshold", defaults.nsf_voiced_threshold)),
-                upsample_rates=_ints(section.get("upsample_rates", defaults.upsample_rates)),
-                upsample_kernel_sizes=_ints(section.get("upsample_kernel_sizes", defaults.upsample_kernel_sizes)),
+                upsample_rates=int_tuple(section.get("upsample_rates", defaults.upsample_rates)),
+                upsample_kernel_sizes=int_tuple(section.get("upsample_kernel_sizes", defaults.upsample_kernel_sizes)),
                 istft_n_fft=int(istft.get("n_fft", defaults.istft_n_fft)),
                 istft_hop=int(istft.get("hop_len", defaults.istft_hop)),
-                resblock_kernel_sizes=_ints(section.get("resblock_kernel_sizes", defaults.resblock_kernel_sizes)),
-                resblock_dilation_sizes=_nested_ints(
+                resblock_kernel_sizes=int_tuple(section.get("resblock_kernel_sizes", defaults.resblock_kernel_sizes)),
+                resblock_dilation_sizes=nested_int_tuple(
                     section.get("resblock_dilation_sizes", defaults.resblock_dilation_sizes)
                 ),
-                source_resblock_kernel_sizes=_ints(
+                source_resblock_kernel_sizes=int_tuple(
                     section.get("source_resblock_kernel_sizes", defaults.source_resblock_kernel_sizes)
                 ),
-                source_resblock_dilation_sizes=_nested_ints(
+                source_resblock_dilation_sizes=nested_int_tuple(
                     section.get("source_resblock_dilation_sizes", defaults.source_resblock_dilation_sizes)
                 ),
                 lrelu_slope=float(section.get("lrelu_slope", defaults.lrelu_slope)),
@@ -121,20 +122,6 @@ class HiFTConfig:
         if predictor_inputs != config.in_channels:
             raise ConfigError("hift.f0_predictor.in_channels differs from hift.in_channels")
         return config
-
-
-def _require_class(section: Mapping[str, Any], name: str, where: str) -> None:
-    found = str(section.get(YAML_CLASS_KEY, "")).rsplit(".", 1)[-1]
-    if found != name:
-        raise ConfigError(f"unsupported {where} class {found or '(none)'!r} (only {name})")
-
-
-def _ints(values: Sequence[Any]) -> tuple[int, ...]:
-    return tuple(int(value) for value in values)
-
-
-def _nested_ints(values: Sequence[Sequence[Any]]) -> tuple[tuple[int, ...], ...]:
-    return tuple(_ints(inner) for inner in values)
 
 
 class Snake(nn.Module):
