@@ -1,0 +1,97 @@
+"""Japanese spoken forms (hand-written, by the conventions of frontend-cases.md).
+
+Numbers become kanji numerals in positional form (二千二十四年, 百円, 一万円, 三時半), never the Chinese reading
+(no 一百, no 零); % → パーセント, negative numbers マイナス, ℃ → 度, units in katakana, digit strings and phone
+numbers digit by digit (ゼロ for 0, groups joined with の as they are read aloud).
+"""
+
+from __future__ import annotations
+
+from .numerals import JAPANESE
+from .rules import Number
+from .verbalizer import Verbalizer, scale_factor
+
+CURRENCIES = {  # code → main unit, subunit (None: no subunit is spoken)
+    "USD": ("ドル", "セント"),
+    "HKD": ("香港ドル", "セント"),
+    "EUR": ("ユーロ", "セント"),
+    "GBP": ("ポンド", "ペンス"),
+    "JPY": ("円", None),
+    "CNY": ("元", None),
+    "KRW": ("ウォン", None),
+}
+UNITS = {
+    "km/h": "キロメートル毎時", "kph": "キロメートル毎時", "mph": "マイル毎時", "m/s": "メートル毎秒",
+    "kWh": "キロワット時", "Wh": "ワット時", "kW": "キロワット", "W": "ワット", "V": "ボルト", "A": "アンペア",
+    "mA": "ミリアンペア", "mAh": "ミリアンペア時", "Hz": "ヘルツ", "km": "キロメートル", "m": "メートル",
+    "cm": "センチメートル", "mm": "ミリメートル", "m²": "平方メートル", "m2": "平方メートル", "m³": "立方メートル",
+    "kg": "キログラム", "g": "グラム", "mg": "ミリグラム", "L": "リットル", "l": "リットル", "ml": "ミリリットル",
+    "mL": "ミリリットル", "h": "時間", "min": "分", "s": "秒", "ms": "ミリ秒", "dB": "デシベル",
+    "hPa": "ヘクトパスカル", "lx": "ルクス", "KB": "キロバイト", "MB": "メガバイト", "GB": "ギガバイト",
+    "TB": "テラバイト", "µg/m³": "マイクログラム毎立方メートル", "μg/m³": "マイクログラム毎立方メートル",
+}
+SYMBOLS = {"&": "アンド", "+": "プラス", "=": "イコール"}
+
+
+class JapaneseVerbalizer(Verbalizer):
+    """Japanese: how each written form is spoken."""
+
+    degree_words = ("度",)
+    digit_context_words = ("電話", "番号", "暗証番号", "パスワード")
+    units = UNITS
+    symbols = SYMBOLS
+
+    def number_words(self, number: Number) -> str:
+        words = JAPANESE.cardinal(number.value)
+        if number.fraction:
+            words += "点" + JAPANESE.digit_string(number.fraction)
+        return ("マイナス" if number.negative else "") + words
+
+    def digit_words(self, digits: str) -> str:
+        return "".join("ゼロ" if d == "0" else JAPANESE.digits[int(d)] for d in digits)
+
+    def date_words(self, year: str, month: int, day: int) -> str:
+        return f"{JAPANESE.cardinal(int(year))}年{JAPANESE.cardinal(month)}月{JAPANESE.cardinal(day)}日"
+
+    def time_words(self, hour: int, minute: int, second: int | None, meridiem: str | None) -> str:
+        words = {"AM": "午前", "PM": "午後", None: ""}[meridiem] + JAPANESE.cardinal(hour) + "時"
+        if minute:
+            words += JAPANESE.cardinal(minute) + "分"
+        if second:
+            words += JAPANESE.cardinal(second) + "秒"
+        return words
+
+    def ratio_words(self, left: int, right: int) -> str:
+        return f"{JAPANESE.cardinal(left)}対{JAPANESE.cardinal(right)}"
+
+    def fraction_words(self, numerator: int, denominator: int) -> str:
+        return f"{JAPANESE.cardinal(denominator)}分の{JAPANESE.cardinal(numerator)}"
+
+    def range_words(self, start: Number) -> str:
+        return self.number_words(start) + "から"
+
+    def money_words(self, currency: str, amount: Number, scale: str | None) -> str:
+        amount = amount.scaled(scale_factor(scale)) if scale else amount
+        unit, subunit = CURRENCIES[currency]
+        if not amount.fraction or subunit is None or len(amount.fraction) > 2:
+            return self.number_words(amount) + unit
+        sign = "マイナス" if amount.negative else ""
+        cents = int(amount.fraction.ljust(2, "0"))
+        words = JAPANESE.cardinal(amount.value) + unit if amount.value else ""
+        return sign + words + (JAPANESE.cardinal(cents) + subunit if cents else "")
+
+    def temperature_words(self, number: Number, scale: str) -> str:
+        prefix = "華氏" if scale == "F" else ""
+        return prefix + self.number_words(number) + "度"
+
+    def percent_words(self, number: Number, per_mille: bool) -> str:
+        return self.number_words(number) + ("パーミル" if per_mille else "パーセント")
+
+    def phone_words(self, country: str | None, groups: list[str]) -> str:
+        spoken = [self.digit_words(group) for group in groups]
+        if country:
+            spoken.insert(0, "プラス" + self.digit_words(country))
+        return "の".join(spoken)
+
+    def unit_words(self, number: Number, unit: str) -> str:
+        return self.number_words(number) + UNITS[unit]
