@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .frontend import TextFrontend
+from .languages import is_wide
 
 PASS_RATE = 0.95
 LANGUAGE_OF_CASE = {"mixed": "zh"}  # "mixed" = a Mandarin voice reading mixed text
@@ -26,11 +27,6 @@ WHITESPACE = re.compile(r"\s+")
 
 class CaseFileError(ValueError):
     """A case file that cannot be read or has the wrong shape."""
-
-
-def is_wide(char: str) -> bool:
-    """CJK ideographs, kana, Hangul and full-width characters (East Asian width W or F)."""
-    return unicodedata.east_asian_width(char) in ("W", "F")
 
 
 def canon(text: str) -> str:

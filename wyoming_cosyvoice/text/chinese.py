@@ -52,7 +52,10 @@ class MandarinVerbalizer(Verbalizer):
     symbols = SYMBOLS
 
     def leading_rules(self) -> list[Rule]:
-        return [Rule("ordinal", r"第\s?(\d+)", lambda m: "第" + CHINESE.cardinal(int(m[1])))]
+        return [
+            Rule("ordinal", r"第\s?(\d+)", lambda m: "第" + CHINESE.cardinal(int(m[1]))),
+            Rule("zero_minute", r"(?<![\d.])0(\d)(?=[分秒])", lambda m: clock_part(int(m[1]))),
+        ]
 
     def counter_rules(self) -> list[Rule]:
         measure = "|".join(map(re.escape, MEASURE_WORDS))

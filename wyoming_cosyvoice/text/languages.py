@@ -16,6 +16,7 @@ two words of the same language to that language.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 LANGUAGES = ("zh", "en", "ja", "ko", "yue")
@@ -36,6 +37,11 @@ class Run:
 
     text: str
     language: str
+
+
+def is_wide(char: str) -> bool:
+    """CJK ideographs, kana, Hangul and full-width characters (East Asian width W or F)."""
+    return unicodedata.east_asian_width(char) in ("W", "F")
 
 
 def check_language(language: str) -> str:

@@ -24,6 +24,7 @@ class PositionalNumerals:
     silent_one: frozenset[str] = frozenset()  # small units before which a 1 is not spoken
     silent_one_big: frozenset[str] = frozenset()  # big units before which a group equal to 1 is not spoken
     short_leading_ten: bool = False  # 10–19 at the start read 十X, not 一十X (Chinese)
+    one_thousand_before_big: bool = False  # a group of exactly 1000 before 万/億 is 一千 (Japanese 一千万)
 
     def cardinal(self, value: int) -> str:
         if value < 0:
@@ -47,6 +48,8 @@ class PositionalNumerals:
             big = self.big_units[index]
             if group == 1 and big in self.silent_one_big:
                 text = ""
+            elif group == 1000 and big and self.one_thousand_before_big:
+                text = self.digits[1] + self.small_units[2]
             words.append(text + big)
         return "".join(words)
 
@@ -91,6 +94,7 @@ JAPANESE = PositionalNumerals(
     small_units=("十", "百", "千"),
     big_units=("", "万", "億", "兆"),
     silent_one=frozenset("十百千"),
+    one_thousand_before_big=True,
 )
 KOREAN_SINO = PositionalNumerals(
     digits=("영", "일", "이", "삼", "사", "오", "육", "칠", "팔", "구"),

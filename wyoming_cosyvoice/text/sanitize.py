@@ -29,7 +29,7 @@ MINUS_BEFORE_DIGIT = re.compile(r"[\u2212\ufe63\u2013](?=\d)")
 FULLWIDTH_COLON_OR_DOT_IN_NUMBER = re.compile(r"(?<=\d)[\uff1a\uff0e](?=\d)")
 SPACES = re.compile(r"[ \t\u00a0\u3000\u2000-\u200a\u202f\u205f]+")
 SPACE_AROUND_NEWLINE = re.compile(r" *\n[\s]*")
-UNSPEAKABLE_SYMBOLS = re.compile(r"[*_`|\\^<>{}\[\]#~=+@$€£¥₩\u00b0]+")
+UNSPEAKABLE_SYMBOLS = re.compile(r"[*_`|\\^<>{}\[\]#~=+@$€£¥₩\u00b0℃℉%‰]+")
 
 # Full-width forms folded to ASCII: digits, Latin letters and the symbols numbers are written with.
 _FOLDED = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz%$+-=/@#&*~<>"

@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .languages import is_wide
 from .sentences import SentenceSplitter
 
 MAX_TOKENS = 80
@@ -39,10 +40,9 @@ class Segment:
 
 def join_pieces(left: str, right: str) -> str:
     """Concatenate two normalised pieces, with a space only between two non-CJK characters."""
-    if not left or not right:
+    if not left or not right or is_wide(left[-1]) or is_wide(right[0]):
         return left + right
-    wide = ("\u2e80" <= left[-1] <= "\ufaff") or ("\u2e80" <= right[0] <= "\ufaff") or "\uac00" <= right[0] <= "\ud7a3"
-    return left + right if wide else f"{left} {right}"
+    return f"{left} {right}"
 
 
 def cut_to_fit(text: str, limit: int, tokenize: Tokenize) -> list[str]:

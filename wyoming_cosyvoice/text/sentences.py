@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import re
 
+from .languages import is_wide
+
 MAX_SENTENCE_CHARS = 300
 
 TERMINATORS = "。！？；…!?;\n．｡"
@@ -26,10 +28,6 @@ NO_BREAK_ABBREVIATIONS = {
     "e.g", "i.e", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
 }
 WORD_BEFORE = re.compile(r"([A-Za-z](?:[A-Za-z.]*[A-Za-z])?)$")
-
-
-def is_wide_letter(char: str) -> bool:
-    return "\u2e80" <= char <= "\u9fff" or "\uac00" <= char <= "\ud7a3" or "\uf900" <= char <= "\ufaff"
 
 
 class SentenceSplitter:
@@ -101,7 +99,7 @@ def boundary_after(text: str, index: int, final: bool) -> int | None:
 def period_ends_sentence(text: str, index: int, end: int, final: bool) -> bool | None:
     """A lone period (text[index] == ".") followed by optional closers up to `end`."""
     after = text[end] if end < len(text) else ""
-    if after and not (after.isspace() or is_wide_letter(after)):
+    if after and not (after.isspace() or is_wide(after)):
         return False  # 3.14, home-assistant.io, e.g.x
     word = WORD_BEFORE.search(text, max(0, index - 12), index)
     if word is None:
@@ -113,7 +111,7 @@ def period_ends_sentence(text: str, index: int, end: int, final: bool) -> bool |
         following = text[end:].lstrip()
         if not following:
             return True if final else None
-        return following[0].isupper() or is_wide_letter(following[0])
+        return following[0].isupper() or is_wide(following[0])
     return True
 
 
