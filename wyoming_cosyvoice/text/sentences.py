@@ -37,6 +37,11 @@ class SentenceSplitter:
         self._buffer = ""
         self._scan = 0  # where the next boundary search starts (inside the buffer)
 
+    @property
+    def pending_chars(self) -> int:
+        """Characters received but not yet part of a reported sentence (bounded by MAX_SENTENCE_CHARS)."""
+        return len(self._buffer)
+
     def feed(self, fragment: str) -> list[str]:
         self._buffer += fragment
         return self._take(final=False)
