@@ -186,21 +186,24 @@ class FlowMatchingSampler(nn.Module):
     def forward(
         self, noise: torch.Tensor, mu: torch.Tensor, speaker: torch.Tensor, n_timesteps: int, cfg_rate: float
     ) -> torch.Tensor:
-        """noise, mu [1, C, T], speaker [1, C] → mel [1, C, T] (float32). cfg_rate 0 runs one row, no guidance."""
+        """noise, mu [1, C, T], speaker [1, C] → mel [1, C, T] (float32). cfg_rate 0 runs one row, no guidance.
+
+        The solver state x and the time grid stay float32 whatever precision the estimator runs in."""
+        dtype = self.estimator.dtype
         guided = cfg_rate != 0.0
         cond = torch.zeros_like(mu)  # no prompt mel for SFT speakers
-        conditioned = torch.cat([mu, speaker.unsqueeze(-1).expand_as(mu), cond], dim=1)
+        conditioned = torch.cat([mu, speaker.unsqueeze(-1).expand_as(mu), cond], dim=1).to(dtype)
         context = torch.cat([conditioned, torch.zeros_like(conditioned)]) if guided else conditioned
-        times, steps = self.time_grid(n_timesteps, mu)
+        x = noise.float()
+        times, steps = self.time_grid(n_timesteps, x)
         biases = self.estimator.time_biases(times[:-1])
-        x = noise
         for step, dt in enumerate(steps):
-            estimator_input = torch.cat([x.expand(context.shape[0], -1, -1), context], dim=1)
-            velocity = self.estimator(estimator_input, [bias[step : step + 1] for bias in biases])
+            estimator_input = torch.cat([x.to(dtype).expand(context.shape[0], -1, -1), context], dim=1)
+            velocity = self.estimator(estimator_input, [bias[step : step + 1] for bias in biases]).float()
             if guided:
                 velocity = (1.0 + cfg_rate) * velocity[:1] - cfg_rate * velocity[1:]
             x = x + dt * velocity
-        return x.float()
+        return x
 
     def time_grid(self, n_timesteps: int, like: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """The times t_0 … t_n at which the velocity is evaluated (t_n is never used) and the step sizes, built
@@ -251,12 +254,12 @@ class FlowModel(nn.Module):
         speaker = self.project_speaker(embedding)
         mu = self.conditioning(tokens)
         if noise is None:
-            noise = torch.randn(mu.shape, dtype=mu.dtype, device=mu.device, generator=generator)
+            noise = torch.randn(mu.shape, dtype=torch.float32, device=mu.device, generator=generator)
         elif tuple(noise.shape) != tuple(mu.shape):
             raise ValueError(
                 f"noise must have shape {list(mu.shape)} for {tokens.shape[1]} tokens, got {list(noise.shape)}"
             )
-        noise, mu = self._apply_cache(noise.to(mu.dtype), mu, cache)
+        noise, mu = self._apply_cache(noise.float(), mu, cache)
         keep = self.config.overlap_frames
         next_cache = FlowCache(noise=noise[:, :, -keep:], mu=mu[:, :, -keep:])
         mel = self.decoder(noise, mu, speaker, n_timesteps, cfg_rate)
@@ -269,8 +272,7 @@ class FlowModel(nn.Module):
             raise ValueError(
                 f"speaker embedding must be float {list(expected)}, got {embedding.dtype} {list(embedding.shape)}"
             )
-        weight = self.spk_embed_affine_layer.weight
-        return self.spk_embed_affine_layer(F.normalize(embedding.to(weight.dtype), dim=1))
+        return self.spk_embed_affine_layer(F.normalize(embedding.to(self.input_embedding.weight.dtype), dim=1))
 
     def encode_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
         """tokens [1, n] → encoder_proj output [1, n, output_size]."""
@@ -302,6 +304,6 @@ class FlowModel(nn.Module):
                 f"flow cache of shape {list(cache.noise.shape)} does not fit a chunk of shape {list(mu.shape)}"
             )
         noise, mu = noise.clone(), mu.clone()
-        noise[:, :, :cached] = cache.noise
-        mu[:, :, :cached] = cache.mu
+        noise[:, :, :cached] = cache.noise.to(noise.dtype)
+        mu[:, :, :cached] = cache.mu.to(mu.dtype)
         return noise, mu

@@ -260,18 +260,23 @@ class ConditionalDecoder(nn.Module):
                 if module.bias is not None:
                     nn.init.zeros_(module.bias)
 
+    @property
+    def dtype(self) -> torch.dtype:
+        """The precision the U-Net computes in (that of its convolution weights)."""
+        return self.final_proj.weight.dtype
+
     def resnets(self) -> list[ResnetBlock1D]:
         """Every ResnetBlock1D in evaluation order."""
         return [blocks[0] for group in (self.down_blocks, self.mid_blocks, self.up_blocks) for blocks in group]
 
     def time_biases(self, t: torch.Tensor) -> list[torch.Tensor]:
         """t [N] (flow times) → per ResnetBlock1D a bias [N, C, 1]; row n conditions an evaluation at t[n]."""
-        embedding = self.time_mlp(sinusoidal_embedding(t, self.config.in_channels))
+        embedding = self.time_mlp(sinusoidal_embedding(t, self.config.in_channels).to(self.dtype))
         return [resnet.mlp(embedding).unsqueeze(-1) for resnet in self.resnets()]
 
     def forward(self, x: torch.Tensor, time_biases: Sequence[torch.Tensor]) -> torch.Tensor:
-        """x [B, in_channels, T] (x | mu | speaker | cond), time_biases from `time_biases` (one row each, [1, C, 1])
-        → velocity [B, out_channels, T]."""
+        """x [B, in_channels, T] (x | mu | speaker | cond) in `dtype`, time_biases from `time_biases` (one row
+        each, [1, C, 1]) → velocity [B, out_channels, T]."""
         biases = iter(time_biases)
         skips = []
         for resnet, transformers, downsample in self.down_blocks:

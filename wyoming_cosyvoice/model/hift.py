@@ -133,7 +133,8 @@ class Snake(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         alpha = self.alpha.view(1, -1, 1)
-        return x + (1.0 / (alpha + SNAKE_EPS)) * torch.sin(x * alpha).pow(2)
+        wave = torch.sin(x * alpha)
+        return torch.addcmul(x, wave.mul_(wave), 1.0 / (alpha + SNAKE_EPS))
 
 
 class ResBlock(nn.Module):
