@@ -25,7 +25,11 @@ MEASURE_WORDS = (
     "個 隻 條 張 輛 歲 週 點 戶 盤 塊 噸 間 雙 對 顆 頭 種 樣 頂 棟 場 屆 節 門 項 組 頓 聲 蚊"
 ).split()
 
-CURRENCY_NAMES = {"USD": "美元", "EUR": "欧元", "GBP": "英镑", "JPY": "日元", "KRW": "韩元", "HKD": "港元"}
+# code → name, no spoken subunit: "二十五点九九美元" (yuan have their own X元Y角Z分 form)
+CURRENCIES: dict[str, tuple[str, str | None]] = {
+    "USD": ("美元", None), "EUR": ("欧元", None), "GBP": ("英镑", None), "JPY": ("日元", None),
+    "KRW": ("韩元", None), "HKD": ("港元", None), "CNY": ("元", None),
+}
 UNITS = {
     "km/h": "公里每小时", "kph": "公里每小时", "mph": "英里每小时", "m/s": "米每秒",
     "kWh": "千瓦时", "Wh": "瓦时", "MWh": "兆瓦时", "kW": "千瓦", "MW": "兆瓦", "W": "瓦", "V": "伏", "mV": "毫伏",
@@ -50,6 +54,19 @@ class MandarinVerbalizer(Verbalizer):
                            "座机", "座機", "传真", "傳真", "分机", "分機", "尾号", "尾號", "验证码", "驗證碼", "密码", "密碼")
     units = UNITS
     symbols = SYMBOLS
+    numerals = CHINESE
+    minus = "负"
+    point = "点"
+    plus = "加"
+    phone_joiner = "，"
+    range_word = "到"
+    ratio_template = "{left}比{right}"
+    fraction_template = "{denominator}分之{numerator}"
+    percent_template = "百分之{}"
+    per_mille_template = "千分之{}"
+    temperature_templates = {"C": "{}摄氏度", "F": "{}华氏度", "": "{}度"}
+    below_zero = "零下"
+    currencies = CURRENCIES
 
     def leading_rules(self) -> list[Rule]:
         return [
@@ -75,16 +92,11 @@ class MandarinVerbalizer(Verbalizer):
 
     # --- hooks ------------------------------------------------------------------------------------------------
 
-    def number_words(self, number: Number) -> str:
-        words = CHINESE.cardinal(number.value)
-        if number.fraction:
-            words += "点" + CHINESE.digit_string(number.fraction)
-        return ("负" if number.negative else "") + words
-
     def digit_words(self, digits: str) -> str:
-        if len(digits) >= PHONE_LENGTH:
-            return "".join(DIGITS_WITH_YAO[int(d)] for d in digits)
-        return CHINESE.digit_string(digits)
+        return self.phone_digit_words(digits) if len(digits) >= PHONE_LENGTH else CHINESE.digit_string(digits)
+
+    def phone_digit_words(self, digits: str) -> str:
+        return "".join(DIGITS_WITH_YAO[int(d)] for d in digits)
 
     def date_words(self, year: str, month: int, day: int) -> str:
         return f"{year_digits(year)}年{CHINESE.cardinal(month)}月{CHINESE.cardinal(day)}日"
@@ -98,45 +110,18 @@ class MandarinVerbalizer(Verbalizer):
             words += clock_part(second) + "秒"
         return words
 
-    def ratio_words(self, left: int, right: int) -> str:
-        return f"{CHINESE.cardinal(left)}比{CHINESE.cardinal(right)}"
-
-    def fraction_words(self, numerator: int, denominator: int) -> str:
-        return f"{CHINESE.cardinal(denominator)}分之{CHINESE.cardinal(numerator)}"
-
-    def range_words(self, start: Number) -> str:
-        return self.number_words(start) + "到"
-
     def money_words(self, currency: str, amount: Number, scale: str | None) -> str:
+        """Yuan as X元Y角Z分 (two decimals at most); other currencies as a decimal number and their name."""
         amount = amount.scaled(scale_factor(scale)) if scale else amount
-        if currency != "CNY":
-            return self.number_words(amount) + CURRENCY_NAMES[currency]
-        if len(amount.fraction) > 2:
-            return self.number_words(amount) + "元"
-        sign = "负" if amount.negative else ""
+        if currency != "CNY" or len(amount.fraction) > 2:
+            return super().money_words(currency, amount, None)
         jiao, fen = (int(d) for d in amount.fraction.ljust(2, "0"))
         words = self.counted(Number(False, amount.integer, "")) + "元" if amount.value else ""
         if jiao:
             words += self.counted(Number(False, str(jiao), "")) + "角"
         if fen:
             words += ("零" if words and not jiao else "") + CHINESE.cardinal(fen) + "分"
-        return sign + (words or "零元")
-
-    def temperature_words(self, number: Number, scale: str) -> str:
-        name = {"C": "摄氏度", "F": "华氏度", "": "度"}[scale]
-        if number.negative:
-            return "零下" + self.number_words(number.positive()) + name
-        return self.number_words(number) + name
-
-    def percent_words(self, number: Number, per_mille: bool) -> str:
-        sign = "负" if number.negative else ""
-        return sign + ("千分之" if per_mille else "百分之") + self.number_words(number.positive())
-
-    def phone_words(self, country: str | None, groups: list[str]) -> str:
-        spoken = ["".join(DIGITS_WITH_YAO[int(d)] for d in group) for group in groups]
-        if country:
-            spoken.insert(0, "加" + "".join(DIGITS_WITH_YAO[int(d)] for d in country))
-        return "，".join(spoken)
+        return (self.minus if amount.negative else "") + (words or "零元")
 
     def unit_words(self, number: Number, unit: str) -> str:
         return self.counted(number) + UNITS[unit]

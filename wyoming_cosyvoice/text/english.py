@@ -119,6 +119,13 @@ class EnglishVerbalizer(Verbalizer):
     pad_with_spaces = True
     units = UNITS
     symbols = SYMBOLS
+    minus = "minus "
+    plus = "plus "
+    phone_joiner = ", "
+    range_word = " to "
+    ratio_template = "{left} to {right}"
+    percent_template = "{} percent"
+    per_mille_template = "{} per mille"
 
     def leading_rules(self) -> list[Rule]:
         abbreviations = "|".join(re.escape(w) for w in sorted({**BEFORE_A_WORD, **MAY_END_SENTENCE}, key=len, reverse=True))
@@ -143,7 +150,7 @@ class EnglishVerbalizer(Verbalizer):
         words = english_cardinal(number.value)
         if number.fraction:
             words += " point " + english_digits(number.fraction)
-        return ("minus " if number.negative else "") + words
+        return (self.minus if number.negative else "") + words
 
     def digit_words(self, digits: str) -> str:
         return english_digits(digits)
@@ -161,9 +168,6 @@ class EnglishVerbalizer(Verbalizer):
             words += " and " + english_cardinal(second) + (" second" if second == 1 else " seconds")
         return words + (" " + meridiem if meridiem else "")
 
-    def ratio_words(self, left: int, right: int) -> str:
-        return f"{english_cardinal(left)} to {english_cardinal(right)}"
-
     def fraction_words(self, numerator: int, denominator: int) -> str:
         if denominator == 0 or denominator > 100 or numerator > 1000:
             return f"{english_cardinal(numerator)} over {english_cardinal(denominator)}"
@@ -175,12 +179,9 @@ class EnglishVerbalizer(Verbalizer):
             plural = singular + "s"
         return f"{english_cardinal(numerator)} {singular if numerator == 1 else plural}"
 
-    def range_words(self, start: Number) -> str:
-        return self.number_words(start) + " to "
-
     def money_words(self, currency: str, amount: Number, scale: str | None) -> str:
         singular, plural, cent, cents = CURRENCIES[currency]
-        sign = "minus " if amount.negative else ""
+        sign = self.minus if amount.negative else ""
         amount = amount.positive()
         if scale:
             scale_word = {"k": "thousand", "K": "thousand", "M": "million", "bn": "billion"}.get(scale, scale)
@@ -200,15 +201,6 @@ class EnglishVerbalizer(Verbalizer):
         degrees = "degree" if number.is_integer and number.value == 1 else "degrees"
         name = {"C": " Celsius", "F": " Fahrenheit", "": ""}[scale]
         return f"{self.number_words(number)} {degrees}{name}"
-
-    def percent_words(self, number: Number, per_mille: bool) -> str:
-        return self.number_words(number) + (" per mille" if per_mille else " percent")
-
-    def phone_words(self, country: str | None, groups: list[str]) -> str:
-        spoken = [english_digits(group) for group in groups]
-        if country:
-            spoken.insert(0, "plus " + english_digits(country))
-        return ", ".join(spoken)
 
     def unit_words(self, number: Number, unit: str) -> str:
         singular, plural = UNITS[unit]

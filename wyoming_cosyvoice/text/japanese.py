@@ -8,8 +8,7 @@ numbers digit by digit (ゼロ for 0, groups joined with の as they are read al
 from __future__ import annotations
 
 from .numerals import JAPANESE
-from .rules import Number
-from .verbalizer import Verbalizer, scale_factor
+from .verbalizer import Verbalizer
 
 CURRENCIES = {  # code → main unit, subunit (None: no subunit is spoken)
     "USD": ("ドル", "セント"),
@@ -40,12 +39,18 @@ class JapaneseVerbalizer(Verbalizer):
     digit_context_words = ("電話", "番号", "暗証番号", "パスワード")
     units = UNITS
     symbols = SYMBOLS
-
-    def number_words(self, number: Number) -> str:
-        words = JAPANESE.cardinal(number.value)
-        if number.fraction:
-            words += "点" + JAPANESE.digit_string(number.fraction)
-        return ("マイナス" if number.negative else "") + words
+    numerals = JAPANESE
+    minus = "マイナス"
+    point = "点"
+    plus = "プラス"
+    phone_joiner = "の"
+    range_word = "から"
+    ratio_template = "{left}対{right}"
+    fraction_template = "{denominator}分の{numerator}"
+    percent_template = "{}パーセント"
+    per_mille_template = "{}パーミル"
+    temperature_templates = {"C": "{}度", "F": "華氏{}度", "": "{}度"}
+    currencies = CURRENCIES
 
     def digit_words(self, digits: str) -> str:
         return "".join("ゼロ" if d == "0" else JAPANESE.digits[int(d)] for d in digits)
@@ -60,38 +65,3 @@ class JapaneseVerbalizer(Verbalizer):
         if second:
             words += JAPANESE.cardinal(second) + "秒"
         return words
-
-    def ratio_words(self, left: int, right: int) -> str:
-        return f"{JAPANESE.cardinal(left)}対{JAPANESE.cardinal(right)}"
-
-    def fraction_words(self, numerator: int, denominator: int) -> str:
-        return f"{JAPANESE.cardinal(denominator)}分の{JAPANESE.cardinal(numerator)}"
-
-    def range_words(self, start: Number) -> str:
-        return self.number_words(start) + "から"
-
-    def money_words(self, currency: str, amount: Number, scale: str | None) -> str:
-        amount = amount.scaled(scale_factor(scale)) if scale else amount
-        unit, subunit = CURRENCIES[currency]
-        if not amount.fraction or subunit is None or len(amount.fraction) > 2:
-            return self.number_words(amount) + unit
-        sign = "マイナス" if amount.negative else ""
-        cents = int(amount.fraction.ljust(2, "0"))
-        words = JAPANESE.cardinal(amount.value) + unit if amount.value else ""
-        return sign + words + (JAPANESE.cardinal(cents) + subunit if cents else "")
-
-    def temperature_words(self, number: Number, scale: str) -> str:
-        prefix = "華氏" if scale == "F" else ""
-        return prefix + self.number_words(number) + "度"
-
-    def percent_words(self, number: Number, per_mille: bool) -> str:
-        return self.number_words(number) + ("パーミル" if per_mille else "パーセント")
-
-    def phone_words(self, country: str | None, groups: list[str]) -> str:
-        spoken = [self.digit_words(group) for group in groups]
-        if country:
-            spoken.insert(0, "プラス" + self.digit_words(country))
-        return "の".join(spoken)
-
-    def unit_words(self, number: Number, unit: str) -> str:
-        return self.number_words(number) + UNITS[unit]

@@ -11,7 +11,7 @@ import re
 
 from .numerals import KOREAN_SINO, korean_native
 from .rules import SIGNED, Number, Rule
-from .verbalizer import Verbalizer, scale_factor
+from .verbalizer import Verbalizer
 
 # Counters that take native numbers (a following 월 or 러 makes 개월/달러 Sino words instead).
 NATIVE_COUNTERS = (
@@ -49,6 +49,20 @@ class KoreanVerbalizer(Verbalizer):
     digit_context_words = ("전화", "번호", "비밀번호", "인증번호")
     units = UNITS
     symbols = SYMBOLS
+    numerals = KOREAN_SINO
+    minus = "마이너스 "
+    point = " 점 "
+    plus = "플러스 "
+    phone_joiner = " "
+    money_joiner = " "
+    range_word = "에서 "
+    ratio_template = "{left} 대 {right}"
+    fraction_template = "{denominator}분의 {numerator}"
+    percent_template = "{} 퍼센트"
+    per_mille_template = "{} 퍼밀"
+    temperature_templates = {"C": "{}도", "F": "화씨 {}도", "": "{}도"}
+    below_zero = "영하 "
+    currencies = CURRENCIES
 
     def counter_rules(self) -> list[Rule]:
         return [
@@ -66,12 +80,6 @@ class KoreanVerbalizer(Verbalizer):
 
     # --- hooks ------------------------------------------------------------------------------------------------
 
-    def number_words(self, number: Number) -> str:
-        words = KOREAN_SINO.cardinal(number.value)
-        if number.fraction:
-            words += " 점 " + KOREAN_SINO.digit_string(number.fraction)
-        return ("마이너스 " if number.negative else "") + words
-
     def digit_words(self, digits: str) -> str:
         return "".join(PHONE_ZERO if d == "0" else KOREAN_SINO.digits[int(d)] for d in digits)
 
@@ -86,40 +94,6 @@ class KoreanVerbalizer(Verbalizer):
         if second:
             words += " " + KOREAN_SINO.cardinal(second) + "초"
         return words
-
-    def ratio_words(self, left: int, right: int) -> str:
-        return f"{KOREAN_SINO.cardinal(left)} 대 {KOREAN_SINO.cardinal(right)}"
-
-    def fraction_words(self, numerator: int, denominator: int) -> str:
-        return f"{KOREAN_SINO.cardinal(denominator)}분의 {KOREAN_SINO.cardinal(numerator)}"
-
-    def range_words(self, start: Number) -> str:
-        return self.number_words(start) + "에서 "
-
-    def money_words(self, currency: str, amount: Number, scale: str | None) -> str:
-        amount = amount.scaled(scale_factor(scale)) if scale else amount
-        unit, subunit = CURRENCIES[currency]
-        if not amount.fraction or subunit is None or len(amount.fraction) > 2:
-            return self.number_words(amount) + unit
-        sign = "마이너스 " if amount.negative else ""
-        cents = int(amount.fraction.ljust(2, "0"))
-        words = KOREAN_SINO.cardinal(amount.value) + unit if amount.value else ""
-        return sign + " ".join(filter(None, [words, KOREAN_SINO.cardinal(cents) + subunit if cents else ""]))
-
-    def temperature_words(self, number: Number, scale: str) -> str:
-        prefix = "화씨 " if scale == "F" else ""
-        if number.negative:
-            return "영하 " + prefix + self.number_words(number.positive()) + "도"
-        return prefix + self.number_words(number) + "도"
-
-    def percent_words(self, number: Number, per_mille: bool) -> str:
-        return self.number_words(number) + (" 퍼밀" if per_mille else " 퍼센트")
-
-    def phone_words(self, country: str | None, groups: list[str]) -> str:
-        spoken = [self.digit_words(group) for group in groups]
-        if country:
-            spoken.insert(0, "플러스 " + self.digit_words(country))
-        return " ".join(spoken)
 
     def unit_words(self, number: Number, unit: str) -> str:
         if unit in SPEED_UNITS:

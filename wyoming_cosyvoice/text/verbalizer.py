@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 
+from .numerals import PositionalNumerals
 from .rules import (
     ANGLE,
     FRACTION,
@@ -57,6 +58,21 @@ class Verbalizer(ABC):
     digit_context_words: tuple[str, ...] = ()  # words after which a number is a code read digit by digit (电话)
     units: dict[str, object] = {}
     symbols: dict[str, str] = {}
+    # How the shared forms are worded (templates take the spoken number):
+    numerals: PositionalNumerals | None = None  # None: the language overrides number_words and digit_words
+    minus = ""  # before a negative number
+    point = ""  # the decimal point
+    plus = ""  # before a phone number's country code
+    phone_joiner = ""  # between the digit groups of a phone number
+    money_joiner = ""  # between main unit and subunit
+    range_word = ""  # after the first number of a range
+    ratio_template = "{left}:{right}"
+    fraction_template = "{numerator}/{denominator}"
+    percent_template = "{}%"
+    per_mille_template = "{}‰"
+    temperature_templates: dict[str, str] = {"C": "{}°C", "F": "{}°F", "": "{}°"}
+    below_zero = ""  # said before a negative temperature instead of the minus sign (零下, 영하)
+    currencies: dict[str, tuple[str, str | None]] = {}  # code → main unit, spoken subunit (None: none)
 
     def __init__(self) -> None:
         self._rules = RuleSet(self.rules(), self.pad_with_spaces)
@@ -110,13 +126,24 @@ class Verbalizer(ABC):
     def counter_rules(self) -> list[Rule]:
         return []
 
-    # --- hooks: how each form is spoken ------------------------------------------------------------------------
+    # --- how each form is spoken: defaults built from the tables above, overridden where a language differs ---
 
-    @abstractmethod
-    def number_words(self, number: Number) -> str: ...
+    def number_words(self, number: Number) -> str:
+        numerals = self._numerals()
+        words = numerals.cardinal(number.value)
+        if number.fraction:
+            words += self.point + numerals.digit_string(number.fraction)
+        return (self.minus if number.negative else "") + words
 
-    @abstractmethod
-    def digit_words(self, digits: str) -> str: ...
+    def cardinal(self, value: int) -> str:
+        return self.number_words(Number(value < 0, str(abs(value)), ""))
+
+    def digit_words(self, digits: str) -> str:
+        """A digit string read digit by digit (long numbers, codes)."""
+        return self._numerals().digit_string(digits)
+
+    def phone_digit_words(self, digits: str) -> str:
+        return self.digit_words(digits)
 
     @abstractmethod
     def date_words(self, year: str, month: int, day: int) -> str: ...
@@ -124,31 +151,52 @@ class Verbalizer(ABC):
     @abstractmethod
     def time_words(self, hour: int, minute: int, second: int | None, meridiem: str | None) -> str: ...
 
-    @abstractmethod
-    def ratio_words(self, left: int, right: int) -> str: ...
+    def ratio_words(self, left: int, right: int) -> str:
+        return self.ratio_template.format(left=self.cardinal(left), right=self.cardinal(right))
 
-    @abstractmethod
-    def fraction_words(self, numerator: int, denominator: int) -> str: ...
+    def fraction_words(self, numerator: int, denominator: int) -> str:
+        return self.fraction_template.format(numerator=self.cardinal(numerator), denominator=self.cardinal(denominator))
 
-    @abstractmethod
     def range_words(self, start: Number) -> str:
         """The first number of a range and the word for "to" (the second number follows)."""
+        return self.number_words(start) + self.range_word
 
-    @abstractmethod
-    def money_words(self, currency: str, amount: Number, scale: str | None) -> str: ...
+    def money_words(self, currency: str, amount: Number, scale: str | None) -> str:
+        """Main unit and subunit ("十二ドル五十セント"); decimal reading when there is no spoken subunit."""
+        amount = amount.scaled(scale_factor(scale)) if scale else amount
+        unit, subunit = self.currencies[currency]
+        if not amount.fraction or subunit is None or len(amount.fraction) > 2:
+            return self.number_words(amount) + unit
+        cents = int(amount.fraction.ljust(2, "0"))
+        parts = [self.cardinal(amount.value) + unit] if amount.value else []
+        if cents:
+            parts.append(self.cardinal(cents) + subunit)
+        return (self.minus if amount.negative else "") + self.money_joiner.join(parts)
 
-    @abstractmethod
     def temperature_words(self, number: Number, scale: str) -> str:
         """scale is "C", "F" or "" (plain degrees)."""
+        template = self.temperature_templates[scale]
+        if number.negative and self.below_zero:
+            return self.below_zero + template.format(self.number_words(number.positive()))
+        return template.format(self.number_words(number))
 
-    @abstractmethod
-    def percent_words(self, number: Number, per_mille: bool) -> str: ...
+    def percent_words(self, number: Number, per_mille: bool) -> str:
+        template = self.per_mille_template if per_mille else self.percent_template
+        return (self.minus if number.negative else "") + template.format(self.number_words(number.positive()))
 
-    @abstractmethod
-    def phone_words(self, country: str | None, groups: list[str]) -> str: ...
+    def phone_words(self, country: str | None, groups: list[str]) -> str:
+        spoken = [self.phone_digit_words(group) for group in groups]
+        if country:
+            spoken.insert(0, self.plus + self.phone_digit_words(country))
+        return self.phone_joiner.join(spoken)
 
     def unit_words(self, number: Number, unit: str) -> str:
-        raise NotImplementedError(f"{type(self).__name__} has units but no unit_words")
+        return self.number_words(number) + str(self.units[unit])
+
+    def _numerals(self) -> PositionalNumerals:
+        if self.numerals is None:
+            raise NotImplementedError(f"{type(self).__name__} has no positional numerals: override number_words")
+        return self.numerals
 
     # --- shared handlers ----------------------------------------------------------------------------------------
 
