@@ -17,7 +17,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from wyoming_cosyvoice.text import TextFrontend  # noqa: E402
+from wyoming_cosyvoice.text import TextFrontend
 
 SAMPLE = (
     "Garage door opened at 07:05. The living room temperature is 21.5°C and humidity is 45%. "
@@ -42,7 +42,9 @@ def import_seconds(repeat: int) -> float:
     """Fresh interpreters: the best of `repeat` imports of the frontend (package import + TextFrontend())."""
     times = []
     for _ in range(repeat):
-        output = subprocess.run([sys.executable, "-c", IMPORT_PROBE], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+        output = subprocess.run(
+            [sys.executable, "-c", IMPORT_PROBE], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+        )
         times.append(float(output.stdout))
     return min(times)
 
@@ -81,9 +83,15 @@ def main() -> None:
         "target_segments_s": 0.2,
         "target_import_s": 1.0,
     }
-    print(f"normalise + split + tokenise {result['chars']} chars: best {result['segments_s_best']} s, "
-          f"median {result['segments_s_median']} s (target < 0.2 s); {result['segments']} segments, {result['tokens']} tokens")
-    print(f"import + construct: {result['import_s']} s (target < 1 s); first use (vocabulary, rules): {result['first_use_s']} s")
+    print(
+        f"normalise + split + tokenise {result['chars']} chars: best {result['segments_s_best']} s, "
+        f"median {result['segments_s_median']} s (target < 0.2 s); "
+        f"{result['segments']} segments, {result['tokens']} tokens"
+    )
+    print(
+        f"import + construct: {result['import_s']} s (target < 1 s); "
+        f"first use (vocabulary, rules): {result['first_use_s']} s"
+    )
     print(json.dumps(result))
 
 

@@ -18,6 +18,7 @@ def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess
         capture_output=True,
         text=True,
         timeout=120,
+        check=False,
     )
 
 
@@ -66,14 +67,20 @@ def test_check_json_token_ids(reference_dir: Path, tmp_path: Path) -> None:
     assert set(report["cases"][0]) == {"text", "ids", "got", "ok"}
 
     wrong = tmp_path / "wrong.json"
-    wrong.write_text(json.dumps({"cases": [{"text": "Hello", "ids": [1, 2]}, {"text": "a", "ids": [64]}]}), encoding="utf-8")
+    wrong.write_text(
+        json.dumps({"cases": [{"text": "Hello", "ids": [1, 2]}, {"text": "a", "ids": [64]}]}), encoding="utf-8"
+    )
     result = run_cli("--check", str(wrong))
     assert result.returncode == 1
     assert [case["ok"] for case in json.loads(result.stdout)["cases"]] == [False, True]
 
 
 def test_bad_case_files_get_a_clear_message(tmp_path: Path) -> None:
-    for name, content in [("bad.json", "{not json"), ("bad.tsv", "lang\tinput\texpected\nonly-one-column\n"), ("cases.txt", "x")]:
+    for name, content in [
+        ("bad.json", "{not json"),
+        ("bad.tsv", "lang\tinput\texpected\nonly-one-column\n"),
+        ("cases.txt", "x"),
+    ]:
         path = tmp_path / name
         path.write_text(content, encoding="utf-8")
         result = run_cli("--check", str(path))

@@ -26,7 +26,11 @@ def test_latin_words_in_a_chinese_sentence_are_english_runs() -> None:
 
 
 def test_number_and_its_unit_or_meridiem_belong_to_the_sentence_language() -> None:
-    assert runs("今天的meeting改到3:30 PM了。", "zh") == [("zh", "今天的"), ("en", "meeting"), ("zh", "改到3:30 PM了。")]
+    assert runs("今天的meeting改到3:30 PM了。", "zh") == [
+        ("zh", "今天的"),
+        ("en", "meeting"),
+        ("zh", "改到3:30 PM了。"),
+    ]
     assert runs("速度是60km/h。", "en") == [("zh", "速度是60km/h。")]
     assert runs("今天的temperature是25°C。", "zh")[-1] == ("zh", "是25°C。")
 
@@ -46,7 +50,9 @@ def test_kana_makes_han_japanese_whatever_the_voice() -> None:
     assert runs("東京の天気はsunnyです。", "en") == [("ja", "東京の天気は"), ("en", "sunny"), ("ja", "です。")]
 
 
-@pytest.mark.parametrize(("voice", "expected"), [("ja", "ja"), ("yue", "yue"), ("zh", "zh"), ("en", "zh"), ("ko", "zh")])
+@pytest.mark.parametrize(
+    ("voice", "expected"), [("ja", "ja"), ("yue", "yue"), ("zh", "zh"), ("en", "zh"), ("ko", "zh")]
+)
 def test_voice_decides_han_only_text(voice: str, expected: str) -> None:
     assert runs("3時半", voice) == [(expected, "3時半")]
 

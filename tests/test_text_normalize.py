@@ -204,7 +204,10 @@ def frontend() -> TextFrontend:
 def report_failures(report: dict) -> str:
     failures = [case for case in report["cases"] if not case["ok"]]
     lines = [f"{report['passed']}/{report['total']} passed; failures:"]
-    lines += [f"  [{c['lang']}] {c['input']!r}\n      got      {c['got']!r}\n      expected {c['expected']!r}" for c in failures]
+    lines += [
+        f"  [{c['lang']}] {c['input']!r}\n      got      {c['got']!r}\n      expected {c['expected']!r}"
+        for c in failures
+    ]
     return "\n".join(lines)
 
 

@@ -9,7 +9,11 @@ import re
 import pytest
 
 from wyoming_cosyvoice.text import TextFrontend
-from wyoming_cosyvoice.text.segments import FIRST_MAX_TOKENS, MAX_TOKENS, MERGE_MIN_TOKENS
+from wyoming_cosyvoice.text.segments import (
+    FIRST_MAX_TOKENS,
+    MAX_TOKENS,
+    MERGE_MIN_TOKENS,
+)
 from wyoming_cosyvoice.text.sentences import MAX_SENTENCE_CHARS, SentenceSplitter
 
 MIXED = (
@@ -62,7 +66,18 @@ def test_sentences_end_where_expected() -> None:
 
 @pytest.mark.parametrize(
     "protected",
-    ["3.14", "07:05", "Dr. Smith", "1,000", "e.g. this", "Mr. Jones", "home-assistant.io", "J. R. Smith", "Mt. Fuji", "No. 5"],
+    [
+        "3.14",
+        "07:05",
+        "Dr. Smith",
+        "1,000",
+        "e.g. this",
+        "Mr. Jones",
+        "home-assistant.io",
+        "J. R. Smith",
+        "Mt. Fuji",
+        "No. 5",
+    ],
 )
 def test_no_split_inside_numbers_times_or_abbreviations(protected: str) -> None:
     text = f"First sentence here. Then {protected} appears in the middle of a sentence. Last one."
@@ -142,7 +157,9 @@ def test_long_text_without_sentence_punctuation_is_still_cut(frontend: TextFront
 
 
 def test_one_hundred_thousand_characters(frontend: TextFrontend) -> None:
-    text = ("Home Assistant says the living room is at 21.5°C and the humidity is 45%. 客厅温度21.5℃，湿度45%。" * 1500)[:100_000]
+    text = (
+        "Home Assistant says the living room is at 21.5°C and the humidity is 45%. 客厅温度21.5℃，湿度45%。" * 1500
+    )[:100_000]
     segments = frontend.segments(text, "en")
     assert len(segments) > 500
     assert max(len(s.token_ids) for s in segments) <= MAX_TOKENS

@@ -9,7 +9,12 @@ from pathlib import Path
 import pytest
 
 from wyoming_cosyvoice.text import TextFrontend
-from wyoming_cosyvoice.text.tokenizer import FIRST_SPECIAL_ID, MODEL_VOCABULARY_SIZE, WhisperTokenizer, special_token_names
+from wyoming_cosyvoice.text.tokenizer import (
+    FIRST_SPECIAL_ID,
+    MODEL_VOCABULARY_SIZE,
+    WhisperTokenizer,
+    special_token_names,
+)
 
 
 @pytest.fixture(scope="module")

@@ -38,7 +38,10 @@ def canon(text: str) -> str:
     kept = [
         char
         for index, char in enumerate(text)
-        if not (char == " " and ((index > 0 and is_wide(text[index - 1])) or (index + 1 < len(text) and is_wide(text[index + 1]))))
+        if not (
+            char == " "
+            and ((index > 0 and is_wide(text[index - 1])) or (index + 1 < len(text) and is_wide(text[index + 1])))
+        )
     ]
     return "".join(kept).strip()
 
@@ -59,7 +62,9 @@ def read_tsv(path: Path) -> list[tuple[str, str, str]]:
         if not row or not "".join(row).strip():
             continue
         if len(row) != 3:
-            raise CaseFileError(f"{path}:{number}: expected 3 tab-separated columns (lang, input, expected), got {len(row)}")
+            raise CaseFileError(
+                f"{path}:{number}: expected 3 tab-separated columns (lang, input, expected), got {len(row)}"
+            )
         cases.append((row[0].strip(), row[1], row[2]))
     return cases
 
@@ -69,7 +74,7 @@ def read_token_cases(path: Path) -> list[tuple[str, list[int]]]:
         data = json.loads(_read_text(path))
         return [(case["text"], [int(i) for i in case["ids"]]) for case in data["cases"]]
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
-        raise CaseFileError(f"{path}: not a tokenizer case file ({{\"cases\": [{{\"text\", \"ids\"}}]}}): {error}") from error
+        raise CaseFileError(f'{path}: not a tokenizer case file ({{"cases": [{{"text", "ids"}}]}}): {error}') from error
 
 
 def _read_text(path: Path) -> str:
@@ -87,7 +92,9 @@ def check_normalization(cases: list[tuple[str, str, str]], frontend: TextFronten
             got = frontend.normalize(text, language)
         except ValueError as error:
             got = f"error: {error}"
-        results.append({"lang": lang, "input": text, "expected": expected, "got": got, "ok": canon(got) == canon(expected)})
+        results.append(
+            {"lang": lang, "input": text, "expected": expected, "got": got, "ok": canon(got) == canon(expected)}
+        )
     passed = sum(case["ok"] for case in results)
     report = {"passed": passed, "total": len(results), "cases": results}
     return report, bool(results) and passed / len(results) >= PASS_RATE

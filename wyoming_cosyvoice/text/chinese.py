@@ -10,37 +10,84 @@ while the user's own characters are never converted.
 from __future__ import annotations
 
 import re
+from typing import ClassVar
 
 from .numerals import CHINESE
 from .rules import SIGNED, Handler, Number, Rule
 from .verbalizer import Verbalizer, scale_factor
 
 # Words counted with a number before them ("measure words"): a lone 2 before them is read 两.
-MEASURE_WORDS = (
-    "个月 小时 分钟 秒钟 星期 公里 千米 公斤 千克 厘米 毫米 平方米 立方米 "
-    "個月 小時 分鐘 秒鐘 "
-    "个 位 只 条 张 本 件 台 辆 次 遍 回 天 年 岁 周 秒 点 分 人 名 家 户 杯 瓶 罐 碗 盘 盒 箱 包 袋 块 元 角 毛 "
-    "斤 克 吨 米 里 间 套 双 对 把 支 枝 颗 粒 片 头 匹 份 种 样 部 首 篇 句 架 座 栋 幢 口 场 届 节 门 所 棵 "
-    "朵 根 枚 项 组 批 倍 趟 顿 餐 声 步 圈 封 桶 勺 滴 行 排 顶 "
-    "個 隻 條 張 輛 歲 週 點 戶 盤 塊 噸 間 雙 對 顆 頭 種 樣 頂 棟 場 屆 節 門 項 組 頓 聲 蚊"
-).split()
+_MEASURE_WORD_LIST = (
+    "个月 小时 分钟 秒钟 星期 公里 千米 公斤 千克 厘米 毫米 平方米 立方米 個月 小時 分鐘 秒鐘 个 位 只 条 张 本 件 台 辆 次 遍 回 天 年 岁 周 秒 点 分 人 名 家 户 "
+    "杯 瓶 罐 碗 盘 盒 箱 包 袋 块 元 角 毛 斤 克 吨 米 里 间 套 双 对 把 支 枝 颗 粒 片 头 匹 份 种 样 部 首 篇 句 架 座 栋 "
+    "幢 口 场 届 节 门 所 棵 朵 根 枚 项 组 批 倍 趟 顿 餐 声 步 圈 封 桶 勺 滴 行 排 顶 個 隻 條 張 輛 歲 週 點 戶 盤 塊 噸 "
+    "間 雙 對 顆 頭 種 樣 頂 棟 場 屆 節 門 項 組 頓 聲 蚊"
+)
+MEASURE_WORDS = tuple(_MEASURE_WORD_LIST.split())
 
 # code → name, no spoken subunit: "二十五点九九美元" (yuan have their own X元Y角Z分 form)
 CURRENCIES: dict[str, tuple[str, str | None]] = {
-    "USD": ("美元", None), "EUR": ("欧元", None), "GBP": ("英镑", None), "JPY": ("日元", None),
-    "KRW": ("韩元", None), "HKD": ("港元", None), "CNY": ("元", None),
+    "USD": ("美元", None),
+    "EUR": ("欧元", None),
+    "GBP": ("英镑", None),
+    "JPY": ("日元", None),
+    "KRW": ("韩元", None),
+    "HKD": ("港元", None),
+    "CNY": ("元", None),
 }
 UNITS = {
-    "km/h": "公里每小时", "kph": "公里每小时", "mph": "英里每小时", "m/s": "米每秒",
-    "kWh": "千瓦时", "Wh": "瓦时", "MWh": "兆瓦时", "kW": "千瓦", "MW": "兆瓦", "W": "瓦", "V": "伏", "mV": "毫伏",
-    "A": "安", "mA": "毫安", "mAh": "毫安时", "Hz": "赫兹", "kHz": "千赫兹", "MHz": "兆赫兹", "GHz": "吉赫兹",
-    "km": "公里", "m": "米", "cm": "厘米", "mm": "毫米", "mi": "英里", "ft": "英尺",
-    "m²": "平方米", "m2": "平方米", "km²": "平方公里", "m³": "立方米",
-    "kg": "千克", "g": "克", "mg": "毫克", "lb": "磅", "lbs": "磅", "L": "升", "l": "升", "ml": "毫升", "mL": "毫升",
-    "h": "小时", "hr": "小时", "min": "分钟", "s": "秒", "sec": "秒", "ms": "毫秒",
-    "dB": "分贝", "lx": "勒克斯", "hPa": "百帕", "µg/m³": "微克每立方米", "μg/m³": "微克每立方米",
+    "km/h": "公里每小时",
+    "kph": "公里每小时",
+    "mph": "英里每小时",
+    "m/s": "米每秒",
+    "kWh": "千瓦时",
+    "Wh": "瓦时",
+    "MWh": "兆瓦时",
+    "kW": "千瓦",
+    "MW": "兆瓦",
+    "W": "瓦",
+    "V": "伏",
+    "mV": "毫伏",
+    "A": "安",
+    "mA": "毫安",
+    "mAh": "毫安时",
+    "Hz": "赫兹",
+    "kHz": "千赫兹",
+    "MHz": "兆赫兹",
+    "GHz": "吉赫兹",
+    "km": "公里",
+    "m": "米",
+    "cm": "厘米",
+    "mm": "毫米",
+    "mi": "英里",
+    "ft": "英尺",
+    "m²": "平方米",
+    "m2": "平方米",
+    "km²": "平方公里",
+    "m³": "立方米",
+    "kg": "千克",
+    "g": "克",
+    "mg": "毫克",
+    "lb": "磅",
+    "lbs": "磅",
+    "L": "升",
+    "l": "升",
+    "ml": "毫升",
+    "mL": "毫升",
+    "h": "小时",
+    "hr": "小时",
+    "min": "分钟",
+    "s": "秒",
+    "sec": "秒",
+    "ms": "毫秒",
+    "dB": "分贝",
+    "lx": "勒克斯",
+    "hPa": "百帕",
+    "µg/m³": "微克每立方米",
+    "μg/m³": "微克每立方米",
 }
 SYMBOLS = {"&": "和", "+": "加", "=": "等于"}
+MONEY_WORDS = "元|块|塊|蚊|美元|欧元|歐元|英镑|英鎊|日元|日圓|港元|港幣|韩元|韓元"
 DIGITS_WITH_YAO = "零幺二三四五六七八九"
 PHONE_LENGTH = 7  # digit strings at least this long are read like phone numbers (1 → 幺)
 
@@ -50,8 +97,32 @@ class MandarinVerbalizer(Verbalizer):
 
     yen_code = "CNY"
     degree_words = ("度",)
-    digit_context_words = ("电话", "電話", "手机", "手機", "号码", "號碼", "热线", "熱線", "编号", "編號", "单号", "單號",
-                           "座机", "座機", "传真", "傳真", "分机", "分機", "尾号", "尾號", "验证码", "驗證碼", "密码", "密碼")
+    digit_context_words = (
+        "电话",
+        "電話",
+        "手机",
+        "手機",
+        "号码",
+        "號碼",
+        "热线",
+        "熱線",
+        "编号",
+        "編號",
+        "单号",
+        "單號",
+        "座机",
+        "座機",
+        "传真",
+        "傳真",
+        "分机",
+        "分機",
+        "尾号",
+        "尾號",
+        "验证码",
+        "驗證碼",
+        "密码",
+        "密碼",
+    )
     units = UNITS
     symbols = SYMBOLS
     numerals = CHINESE
@@ -64,7 +135,7 @@ class MandarinVerbalizer(Verbalizer):
     fraction_template = "{denominator}分之{numerator}"
     percent_template = "百分之{}"
     per_mille_template = "千分之{}"
-    temperature_templates = {"C": "{}摄氏度", "F": "{}华氏度", "": "{}度"}
+    temperature_templates: ClassVar[dict[str, str]] = {"C": "{}摄氏度", "F": "{}华氏度", "": "{}度"}
     below_zero = "零下"
     currencies = CURRENCIES
 
@@ -78,6 +149,7 @@ class MandarinVerbalizer(Verbalizer):
         measure = "|".join(map(re.escape, MEASURE_WORDS))
         return [
             Rule("year", r"(?<![\d.])(\d{4})\s?(?=年)", lambda m: year_digits(m[1])),
+            Rule("money_suffix", rf"({SIGNED})\s?(?={MONEY_WORDS})", lambda m: self.counted(money_amount(m[1]))),
             Rule("measure", rf"({SIGNED})\s?(?=[万亿萬億]|{measure})", lambda m: self.counted(Number.parse(m[1]))),
         ]
 
@@ -125,6 +197,12 @@ class MandarinVerbalizer(Verbalizer):
 
     def unit_words(self, number: Number, unit: str) -> str:
         return self.counted(number) + UNITS[unit]
+
+
+def money_amount(text: str) -> Number:
+    """An amount before a currency word: trailing zeros of the decimals are not read (12.50元 → 十二点五元)."""
+    number = Number.parse(text)
+    return Number(number.negative, number.integer, number.fraction.rstrip("0"))
 
 
 def year_digits(year: str) -> str:

@@ -10,15 +10,18 @@ from __future__ import annotations
 import re
 
 from .numerals import english_cardinal, english_digits, english_ordinal, english_year
-from .rules import Number, Rule, keeps_sentence_period
+from .rules import Number, Rule, alternatives, keeps_sentence_period
 from .verbalizer import Verbalizer, scale_factor
 
-MONTHS = (
-    "January February March April May June July August September October November December"
-).split()
-MONTH_NAMES = {name.lower(): name for name in MONTHS} | {name[:3].lower(): name for name in MONTHS} | {"sept": "September"}
-MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December|" \
+_MONTH_LIST = "January February March April May June July August September October November December"
+MONTHS = tuple(_MONTH_LIST.split())
+MONTH_NAMES = (
+    {name.lower(): name for name in MONTHS} | {name[:3].lower(): name for name in MONTHS} | {"sept": "September"}
+)
+MONTH = (
+    r"(?:January|February|March|April|May|June|July|August|September|October|November|December|"
     r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)"
+)
 DAY_SUFFIX = r"(?:st|nd|rd|th)?"
 YEAR_WORDS = r"(?i:in|since|until|till|by|from|of|year|circa|during|before|after|through|between|around|early|late|mid)"
 
@@ -101,14 +104,44 @@ UNITS: dict[str, tuple[str, str]] = {
 }
 
 # Abbreviations: those that always precede a word (their period never ends a sentence) and those that may end one.
-BEFORE_A_WORD = {"Dr": "Doctor", "Mr": "Mister", "Mrs": "Missus", "Ms": "Miss", "Prof": "Professor",
-                 "Capt": "Captain", "Gen": "General", "Lt": "Lieutenant", "Sgt": "Sergeant", "Gov": "Governor",
-                 "Sen": "Senator", "Rep": "Representative", "Rev": "Reverend", "Hon": "Honorable", "Mt": "Mount",
-                 "Apt": "Apartment", "approx": "approximately", "vs": "versus", "e.g": "for example",
-                 "i.e": "that is", "Dept": "Department", "Fig": "figure"}
-MAY_END_SENTENCE = {"Jr": "Junior", "Sr": "Senior", "Ave": "Avenue", "Rd": "Road", "Blvd": "Boulevard",
-                    "Ln": "Lane", "Hwy": "Highway", "etc": "et cetera", "Inc": "Incorporated", "Ltd": "Limited",
-                    "Corp": "Corporation"}
+BEFORE_A_WORD = {
+    "Dr": "Doctor",
+    "Mr": "Mister",
+    "Mrs": "Missus",
+    "Ms": "Miss",
+    "Prof": "Professor",
+    "Capt": "Captain",
+    "Gen": "General",
+    "Lt": "Lieutenant",
+    "Sgt": "Sergeant",
+    "Gov": "Governor",
+    "Sen": "Senator",
+    "Rep": "Representative",
+    "Rev": "Reverend",
+    "Hon": "Honorable",
+    "Mt": "Mount",
+    "Apt": "Apartment",
+    "approx": "approximately",
+    "vs": "versus",
+    "e.g": "for example",
+    "i.e": "that is",
+    "Dept": "Department",
+    "Fig": "figure",
+}
+MAY_END_SENTENCE = {
+    "Jr": "Junior",
+    "Sr": "Senior",
+    "Ave": "Avenue",
+    "Rd": "Road",
+    "Blvd": "Boulevard",
+    "Ln": "Lane",
+    "Hwy": "Highway",
+    "etc": "et cetera",
+    "Inc": "Incorporated",
+    "Ltd": "Limited",
+    "Corp": "Corporation",
+}
+TITLES_WITHOUT_PERIOD = ("Dr", "Mr", "Mrs", "Ms", "Prof")  # British style: "Dr Smith"
 SYMBOLS = {"&": " and ", "+": " plus ", "=": " equals ", "@": " at "}
 FRACTION_NAMES = {2: ("half", "halves"), 4: ("quarter", "quarters")}
 
@@ -128,19 +161,31 @@ class EnglishVerbalizer(Verbalizer):
     per_mille_template = "{} per mille"
 
     def leading_rules(self) -> list[Rule]:
-        abbreviations = "|".join(re.escape(w) for w in sorted({**BEFORE_A_WORD, **MAY_END_SENTENCE}, key=len, reverse=True))
+        abbreviations = alternatives({**BEFORE_A_WORD, **MAY_END_SENTENCE})
+        units = alternatives(UNITS)
         return [
-            Rule("month_day", rf"\b({MONTH})\.?\s+(\d{{1,2}}){DAY_SUFFIX}(?:,?\s+(\d{{4}}))?(?![\d:])", self._month_day),
-            Rule("day_month", rf"\b(\d{{1,2}}){DAY_SUFFIX}\s+(?:of\s+)?({MONTH})\b(?:,?\s+(\d{{4}}))?", self._day_month),
+            Rule(
+                "month_day", rf"\b({MONTH})\.?\s+(\d{{1,2}}){DAY_SUFFIX}(?:,?\s+(\d{{4}}))?(?![\d:])", self._month_day
+            ),
+            Rule(
+                "day_month", rf"\b(\d{{1,2}}){DAY_SUFFIX}\s+(?:of\s+)?({MONTH})\b(?:,?\s+(\d{{4}}))?", self._day_month
+            ),
             Rule("month_year", rf"\b({MONTH})\.?\s+(\d{{4}})\b", self._month_year),
             Rule("decade", r"\b(1[1-9]\d0|20[0-9]0)s\b", self._decade),
-            Rule("year", rf"\b({YEAR_WORDS})\s+(1[1-9]\d\d|20\d\d)(?![\d,.:%°])", self._year),
-            Rule("year_at_clause_end", r"(?<![\d$#.,])\b(1[1-9]\d\d|20\d\d)(?=\s*(?:[.,!?;:)]|$)(?!\d))", lambda m: english_year(int(m[1]))),
+            Rule(
+                "year", rf"\b({YEAR_WORDS})\s+(1[1-9]\d\d|20\d\d)(?![\d,.:%°]|\s?(?:{units})(?![A-Za-z]))", self._year
+            ),
+            Rule(
+                "year_at_clause_end",
+                r"(?<![\d$#.,])\b(1[1-9]\d\d|20\d\d)(?=\s*(?:[.,!?;:)]|$)(?!\d))",
+                lambda m: english_year(int(m[1])),
+            ),
             Rule("times", r"\b(\d+(?:\.\d+)?)x\b", lambda m: self.number_words(Number.parse(m[1])) + " times"),
             Rule("ordinal", r"\b(\d+)(?:st|nd|rd|th)\b", lambda m: english_ordinal(int(m[1]))),
             Rule("number_sign", r"(?:\b(?:No|no|Nr)\.|#)\s?(?=\d)", lambda m: "number "),
             Rule("saint_street", r"\bSt\.?(?=\s|$)", self._saint_or_street),
             Rule("abbreviation", rf"\b({abbreviations})\.(?!\w)", self._abbreviation),
+            Rule("title", rf"\b({'|'.join(TITLES_WITHOUT_PERIOD)})(?=\s+[A-Z])", lambda m: BEFORE_A_WORD[m[1]]),
             Rule("etc", r"\b(etc|vs)\b(?!\.)", lambda m: {**BEFORE_A_WORD, **MAY_END_SENTENCE}[m[1]]),
         ]
 

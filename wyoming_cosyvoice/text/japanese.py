@@ -7,6 +7,8 @@ numbers digit by digit (ゼロ for 0, groups joined with の as they are read al
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from .numerals import JAPANESE
 from .verbalizer import Verbalizer
 
@@ -20,14 +22,46 @@ CURRENCIES = {  # code → main unit, subunit (None: no subunit is spoken)
     "KRW": ("ウォン", None),
 }
 UNITS = {
-    "km/h": "キロメートル毎時", "kph": "キロメートル毎時", "mph": "マイル毎時", "m/s": "メートル毎秒",
-    "kWh": "キロワット時", "Wh": "ワット時", "kW": "キロワット", "W": "ワット", "V": "ボルト", "A": "アンペア",
-    "mA": "ミリアンペア", "mAh": "ミリアンペア時", "Hz": "ヘルツ", "km": "キロメートル", "m": "メートル",
-    "cm": "センチメートル", "mm": "ミリメートル", "m²": "平方メートル", "m2": "平方メートル", "m³": "立方メートル",
-    "kg": "キログラム", "g": "グラム", "mg": "ミリグラム", "L": "リットル", "l": "リットル", "ml": "ミリリットル",
-    "mL": "ミリリットル", "h": "時間", "min": "分", "s": "秒", "ms": "ミリ秒", "dB": "デシベル",
-    "hPa": "ヘクトパスカル", "lx": "ルクス", "KB": "キロバイト", "MB": "メガバイト", "GB": "ギガバイト",
-    "TB": "テラバイト", "µg/m³": "マイクログラム毎立方メートル", "μg/m³": "マイクログラム毎立方メートル",
+    "km/h": "キロメートル毎時",
+    "kph": "キロメートル毎時",
+    "mph": "マイル毎時",
+    "m/s": "メートル毎秒",
+    "kWh": "キロワット時",
+    "Wh": "ワット時",
+    "kW": "キロワット",
+    "W": "ワット",
+    "V": "ボルト",
+    "A": "アンペア",
+    "mA": "ミリアンペア",
+    "mAh": "ミリアンペア時",
+    "Hz": "ヘルツ",
+    "km": "キロメートル",
+    "m": "メートル",
+    "cm": "センチメートル",
+    "mm": "ミリメートル",
+    "m²": "平方メートル",
+    "m2": "平方メートル",
+    "m³": "立方メートル",
+    "kg": "キログラム",
+    "g": "グラム",
+    "mg": "ミリグラム",
+    "L": "リットル",
+    "l": "リットル",
+    "ml": "ミリリットル",
+    "mL": "ミリリットル",
+    "h": "時間",
+    "min": "分",
+    "s": "秒",
+    "ms": "ミリ秒",
+    "dB": "デシベル",
+    "hPa": "ヘクトパスカル",
+    "lx": "ルクス",
+    "KB": "キロバイト",
+    "MB": "メガバイト",
+    "GB": "ギガバイト",
+    "TB": "テラバイト",
+    "µg/m³": "マイクログラム毎立方メートル",
+    "μg/m³": "マイクログラム毎立方メートル",
 }
 SYMBOLS = {"&": "アンド", "+": "プラス", "=": "イコール"}
 
@@ -49,7 +83,7 @@ class JapaneseVerbalizer(Verbalizer):
     fraction_template = "{denominator}分の{numerator}"
     percent_template = "{}パーセント"
     per_mille_template = "{}パーミル"
-    temperature_templates = {"C": "{}度", "F": "華氏{}度", "": "{}度"}
+    temperature_templates: ClassVar[dict[str, str]] = {"C": "{}度", "F": "華氏{}度", "": "{}度"}
     currencies = CURRENCIES
 
     def digit_words(self, digits: str) -> str:

@@ -8,6 +8,7 @@ negative temperatures 영하; 퍼센트; decimals with 점; phone numbers digit 
 from __future__ import annotations
 
 import re
+from typing import ClassVar
 
 from .numerals import KOREAN_SINO, korean_native
 from .rules import SIGNED, Number, Rule
@@ -28,15 +29,49 @@ CURRENCIES = {  # code → main unit, subunit (None: no subunit is spoken)
     "CNY": ("위안", None),
     "KRW": ("원", None),
 }
-SPEED_UNITS = {"km/h": ("시속", "킬로미터"), "kph": ("시속", "킬로미터"), "mph": ("시속", "마일"), "m/s": ("초속", "미터")}
+SPEED_UNITS = {
+    "km/h": ("시속", "킬로미터"),
+    "kph": ("시속", "킬로미터"),
+    "mph": ("시속", "마일"),
+    "m/s": ("초속", "미터"),
+}
 UNITS = {
     **{unit: words[1] for unit, words in SPEED_UNITS.items()},
-    "kWh": "킬로와트시", "Wh": "와트시", "kW": "킬로와트", "W": "와트", "V": "볼트", "A": "암페어",
-    "mA": "밀리암페어", "mAh": "밀리암페어시", "Hz": "헤르츠", "km": "킬로미터", "m": "미터", "cm": "센티미터",
-    "mm": "밀리미터", "m²": "제곱미터", "m2": "제곱미터", "m³": "세제곱미터", "kg": "킬로그램", "g": "그램",
-    "mg": "밀리그램", "L": "리터", "l": "리터", "ml": "밀리리터", "mL": "밀리리터", "min": "분", "s": "초",
-    "ms": "밀리초", "dB": "데시벨", "hPa": "헥토파스칼", "lx": "럭스", "KB": "킬로바이트", "MB": "메가바이트",
-    "GB": "기가바이트", "TB": "테라바이트", "µg/m³": "마이크로그램 퍼 세제곱미터", "μg/m³": "마이크로그램 퍼 세제곱미터",
+    "kWh": "킬로와트시",
+    "Wh": "와트시",
+    "kW": "킬로와트",
+    "W": "와트",
+    "V": "볼트",
+    "A": "암페어",
+    "mA": "밀리암페어",
+    "mAh": "밀리암페어시",
+    "Hz": "헤르츠",
+    "km": "킬로미터",
+    "m": "미터",
+    "cm": "센티미터",
+    "mm": "밀리미터",
+    "m²": "제곱미터",
+    "m2": "제곱미터",
+    "m³": "세제곱미터",
+    "kg": "킬로그램",
+    "g": "그램",
+    "mg": "밀리그램",
+    "L": "리터",
+    "l": "리터",
+    "ml": "밀리리터",
+    "mL": "밀리리터",
+    "min": "분",
+    "s": "초",
+    "ms": "밀리초",
+    "dB": "데시벨",
+    "hPa": "헥토파스칼",
+    "lx": "럭스",
+    "KB": "킬로바이트",
+    "MB": "메가바이트",
+    "GB": "기가바이트",
+    "TB": "테라바이트",
+    "µg/m³": "마이크로그램 퍼 세제곱미터",
+    "μg/m³": "마이크로그램 퍼 세제곱미터",
 }
 SYMBOLS = {"&": " 앤드 ", "+": " 플러스 "}
 PHONE_ZERO = "공"
@@ -60,7 +95,7 @@ class KoreanVerbalizer(Verbalizer):
     fraction_template = "{denominator}분의 {numerator}"
     percent_template = "{} 퍼센트"
     per_mille_template = "{} 퍼밀"
-    temperature_templates = {"C": "{}도", "F": "화씨 {}도", "": "{}도"}
+    temperature_templates: ClassVar[dict[str, str]] = {"C": "{}도", "F": "화씨 {}도", "": "{}도"}
     below_zero = "영하 "
     currencies = CURRENCIES
 

@@ -9,8 +9,8 @@ the voice's language when that is Japanese or Cantonese (so 3時半 gets a Japan
 and Cantonese keeps Traditional characters), otherwise Mandarin.
 Inside a sentence, letters keep their own script's language (a Latin word in a Chinese sentence is an English
 run; kana is always Japanese), except a Latin word right after a number (units, AM/PM, "15 Pro"), which belongs
-to the matrix so "3:30 PM" is read as one time (and is not counted as a Latin word above). Digits, symbols and spaces belong to the matrix, spaces between
-two words of the same language to that language.
+to the matrix so "3:30 PM" is read as one time (and is not counted as a Latin word above). Digits, symbols and
+spaces belong to the matrix, spaces between two words of the same language to that language.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ Handler = Callable[[re.Match[str]], str]
 
 INT = r"(?:\d{1,3}(?:,\d{3})+(?![\d]|,\d)|\d+)"
 NUMBER = rf"{INT}(?:\.\d+)?"
-SIGN = r"(?:(?<![A-Za-z0-9.,:/-])-)?"
+SIGN = r"(?:(?<![A-Za-z0-9.,:/%‰℃°-])-)?"
 SIGNED = rf"{SIGN}{NUMBER}"
 MERIDIEM = r"(?i:[ap]\.?\s?m(?![A-Za-z])\.?)"
 HOUR_MERIDIEM = rf"(?<![\d.:,])(\d{{1,2}})\s?({MERIDIEM})"
@@ -31,6 +31,7 @@ PHONE = (
 LONG_DIGITS = r"(?<![\d.,])(0\d{2,}|\d{10,})(?![\d]|[.,]\d)"
 FRACTION = r"(?<![\d/.])(\d+)/(\d+)(?![\d/]|\.\d)"
 RANGE = rf"({SIGNED})(?:-|\s?[~〜～]\s?)(?=-?\d)"
+RANGE_AFTER_SYMBOL = r"(?<=[%‰℃℉°])\s?[-~〜～]\s?(?=-?\d)"  # 45%-50%, 20℃~25℃
 PERCENT = rf"({SIGNED})\s?([%‰])"
 ANGLE = rf"({SIGNED})\s?°(?!\s?[CFcf]\b)"
 
@@ -49,7 +50,7 @@ class Number:
     fraction: str
 
     @classmethod
-    def parse(cls, text: str) -> "Number":
+    def parse(cls, text: str) -> Number:
         text = text.replace(",", "").strip()
         negative = text.startswith("-")
         integer, _, fraction = text.lstrip("-").partition(".")
@@ -66,13 +67,13 @@ class Number:
     def decimal(self) -> Decimal:
         return Decimal(("-" if self.negative else "") + self.integer + ("." + self.fraction if self.fraction else ""))
 
-    def scaled(self, factor: int) -> "Number":
+    def scaled(self, factor: int) -> Number:
         """The number multiplied by an integer factor (for "2.5 million", "3万")."""
         value = self.decimal() * factor
         text = format(value.normalize(), "f") if value != value.to_integral() else str(int(value))
         return Number.parse(text)
 
-    def positive(self) -> "Number":
+    def positive(self) -> Number:
         return Number(False, self.integer, self.fraction)
 
 

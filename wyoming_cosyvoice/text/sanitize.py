@@ -13,7 +13,9 @@ import re
 import unicodedata
 
 CONTROL_MARKER = re.compile(r"<\|[^<>|\n]{0,64}\|>")
-INVISIBLE = re.compile(r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u00ad\u200b-\u200f\u2028\u2029\u2060-\u206f\ufeff]")
+INVISIBLE = re.compile(
+    r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u00ad\u200b-\u200f\u2028\u2029\u2060-\u206f\ufeff]"
+)
 PICTOGRAPH = re.compile(
     "["
     "\u00a9\u00ae\u2122\u2190-\u21ff\u2300-\u23ff\u25a0-\u25ff\u2600-\u27bf\u2900-\u297f\u2b00-\u2bff"

@@ -2,9 +2,9 @@
 
 Each raw sentence is normalised on its own (boundaries never fall inside a number, time or abbreviation, so
 nothing that a rule reads is split). A piece longer than the limit is cut at clause marks, then at spaces, then
-anywhere between characters, so no segment exceeds `MAX_TOKENS`. The first segment is the first piece alone
-(the first sentence is cut to at most `FIRST_MAX_TOKENS`, so audio starts early); later pieces are merged until a segment reaches
-`MERGE_MIN_TOKENS` or the next piece would pass `MAX_TOKENS` (the reference splits to 60–80 tokens). The merge
+anywhere between characters, so no segment exceeds `MAX_TOKENS`. The first segment is the first piece alone (the
+first sentence is cut to at most `FIRST_MAX_TOKENS`, so audio starts early); later pieces are merged until a segment
+reaches `MERGE_MIN_TOKENS` or the next piece would pass `MAX_TOKENS` (the reference splits to 60–80 tokens). The merge
 decision depends only on pieces already seen, so the stream's segments equal the one-shot segments.
 Pieces with nothing to speak (punctuation only) are dropped.
 """

@@ -27,11 +27,12 @@ MODEL_VOCABULARY_SIZE = 51866
 FIRST_SPECIAL_ID = 50257
 
 # whisper's language tags, in its order; the v1 model uses the first 100 (through "yue").
-WHISPER_LANGUAGES = (
-    "en zh de es ru ko fr ja pt tr pl ca nl ar sv it id hi fi vi he uk el ms cs ro da hu ta no th ur hr bg lt la "
-    "mi ml cy sk te fa lv bn sr az sl kn et mk br eu is hy ne mn bs kk sq sw gl mr pa si km sn yo so af oc ka be "
-    "tg sd gu am yi lo uz fo ht ps tk nn mt sa lb my bo tl mg as tt haw ln ha ba jw su yue"
-).split()
+_WHISPER_LANGUAGE_LIST = (
+    "en zh de es ru ko fr ja pt tr pl ca nl ar sv it id hi fi vi he uk el ms cs ro da hu ta no th ur hr bg "
+    "lt la mi ml cy sk te fa lv bn sr az sl kn et mk br eu is hy ne mn bs kk sq sw gl mr pa si km sn yo so "
+    "af oc ka be tg sd gu am yi lo uz fo ht ps tk nn mt sa lb my bo tl mg as tt haw ln ha ba jw su yue"
+)
+WHISPER_LANGUAGES = tuple(_WHISPER_LANGUAGE_LIST.split())
 
 # whisper's pre-tokenisation pattern (contractions, letters, digits, other symbols, whitespace).
 SPLIT_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
@@ -73,7 +74,7 @@ class WhisperTokenizer:
         self._lock = threading.Lock()
 
     @cached_property
-    def encoding(self) -> "tiktoken.Encoding":
+    def encoding(self) -> tiktoken.Encoding:
         with self._lock:
             import tiktoken
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
+from typing import ClassVar
 
 from .numerals import PositionalNumerals
 from .rules import (
@@ -17,6 +18,7 @@ from .rules import (
     PERCENT,
     PHONE,
     RANGE,
+    RANGE_AFTER_SYMBOL,
     RATIO,
     SIGNED,
     TIME,
@@ -56,8 +58,8 @@ class Verbalizer(ABC):
     yen_code = "JPY"  # what a bare ¥ means in this language
     degree_words: tuple[str, ...] = ()  # words after a number that mean "degrees" (度, 도)
     digit_context_words: tuple[str, ...] = ()  # words after which a number is a code read digit by digit (电话)
-    units: dict[str, object] = {}
-    symbols: dict[str, str] = {}
+    units: ClassVar[dict[str, object]] = {}
+    symbols: ClassVar[dict[str, str]] = {}
     # How the shared forms are worded (templates take the spoken number):
     numerals: PositionalNumerals | None = None  # None: the language overrides number_words and digit_words
     minus = ""  # before a negative number
@@ -70,9 +72,9 @@ class Verbalizer(ABC):
     fraction_template = "{numerator}/{denominator}"
     percent_template = "{}%"
     per_mille_template = "{}‰"
-    temperature_templates: dict[str, str] = {"C": "{}°C", "F": "{}°F", "": "{}°"}
+    temperature_templates: ClassVar[dict[str, str]] = {"C": "{}°C", "F": "{}°F", "": "{}°"}
     below_zero = ""  # said before a negative temperature instead of the minus sign (零下, 영하)
-    currencies: dict[str, tuple[str, str | None]] = {}  # code → main unit, spoken subunit (None: none)
+    currencies: ClassVar[dict[str, tuple[str, str | None]]] = {}  # code → main unit, spoken subunit (None: none)
 
     def __init__(self) -> None:
         self._rules = RuleSet(self.rules(), self.pad_with_spaces)
@@ -101,6 +103,7 @@ class Verbalizer(ABC):
             Rule("long_digits", LONG_DIGITS, lambda m: self.digit_words(m[1])),
             Rule("fraction", FRACTION, lambda m: self.fraction_words(int(m[1]), int(m[2]))),
             Rule("range", RANGE, lambda m: self.range_words(Number.parse(m[1]))),
+            Rule("range_after_symbol", RANGE_AFTER_SYMBOL, lambda m: self.range_word),
         ]
         if self.units:
             unit_pattern = rf"({SIGNED})\s?({alternatives(self.units)})(?![A-Za-z\d])"
@@ -115,7 +118,9 @@ class Verbalizer(ABC):
         if not self.digit_context_words:
             return []
         words = alternatives(set(self.digit_context_words))
-        pattern = rf"((?:{words})(?:号码|號碼|番号|번호)?[是係为為はがは는은이가:：\s]{{0,3}})(\d{{3,}})(?![\d-]|[.,]\d)"
+        pattern = (
+            rf"((?:{words})(?:号码|號碼|番号|번호)?[是係为為はがは는은이가:：\s]{{0,3}})(\d{{3,}})(?![\d-]|[.,]\d)"
+        )
         return [Rule("digit_context", pattern, lambda m: m[1] + self.phone_words(None, [m[2]]))]
 
     # --- language-specific rules before and after the shared ones -------------------------------------------
