@@ -98,6 +98,17 @@ def test_folded_weight_follows_new_weights(parity_dir: Path, parity_model, hift_
     assert torch.equal(after, expected)
 
 
+def test_folding_in_place_keeps_an_equivalent_state_dict(parity_dir: Path, parity_model, hift_case) -> None:
+    vocoder = HiFTVocoder(parity_model.config.hift)
+    vocoder.load_state_dict(torch.load(parity_dir / "hift.pt", weights_only=True), strict=True)
+    with torch.inference_mode():
+        speech = vocoder.decode(hift_case["mel"], hift_case["source"])  # folds every weight-normalised layer
+    again = HiFTVocoder(parity_model.config.hift)
+    again.load_state_dict(vocoder.state_dict(), strict=True)
+    with torch.inference_mode():
+        assert torch.allclose(again.decode(hift_case["mel"], hift_case["source"]), speech, atol=1e-6)
+
+
 def test_cached_source_replaces_the_start_of_the_excitation(parity_model, hift_case) -> None:
     mel, source = hift_case["mel"], hift_case["source"]
     cached = torch.full((1, 1, 5120), 0.05)

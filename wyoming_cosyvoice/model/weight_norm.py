@@ -3,9 +3,11 @@
 Owns `WeightNormConv1d` and `WeightNormConvTranspose1d`: the effective weight is g · v / ‖v‖ with the norm over
 every dim except dim 0 (for the transposed convolution dim 0 is the *input* channel). The tensors are stored under
 the names current PyTorch writes — `X.parametrizations.weight.original0` (g) and `…original1` (v) — and a state
-dict with the older names `X.weight_g` / `X.weight_v` loads too (renamed while loading). The effective weight is
-folded once and reused until g or v change (new tensors, dtype, device or an in-place write), so inference pays
-nothing for the reparametrisation. Inference only: the folded weight carries no gradient.
+dict with the older names `X.weight_g` / `X.weight_v` loads too (renamed while loading).
+Folding: the first forward pass computes w = g · v / ‖v‖ once and stores it *in place* as v, with g = ‖w‖ — the
+same effective weight, so the state dict stays valid — and from then on uses v directly: inference pays nothing
+for the reparametrisation and no second copy of the weights exists. New weights (loaded, converted, moved or
+written in place) are folded again on the next pass. Inference only: the folded form carries no gradient.
 """
 
 from __future__ import annotations
@@ -27,9 +29,12 @@ class WeightNormPair(nn.Module):
 
     def __init__(self, direction: torch.Tensor) -> None:
         super().__init__()
-        norm = torch.linalg.vector_norm(direction, dim=tuple(range(1, direction.dim())), keepdim=True)
-        self.original0 = nn.Parameter(norm)
+        self.original0 = nn.Parameter(_norm_except_dim0(direction))
         self.original1 = nn.Parameter(direction)
+
+
+def _norm_except_dim0(weight: torch.Tensor) -> torch.Tensor:
+    return torch.linalg.vector_norm(weight, dim=tuple(range(1, weight.dim())), keepdim=True)
 
 
 class _WeightNormConv(nn.Module):
@@ -45,19 +50,19 @@ class _WeightNormConv(nn.Module):
         bound = 1 / math.sqrt(fan_in)
         self.bias = nn.Parameter(torch.empty(out_channels).uniform_(-bound, bound))
         self.parametrizations = nn.ModuleDict({"weight": WeightNormPair(direction)})
-        self._folded: torch.Tensor | None = None
-        self._folded_from: tuple[Any, ...] = ()
+        self._folded_state: tuple[Any, ...] = ()  # identities of g and v right after the last fold
 
     def weight(self) -> torch.Tensor:
-        """The effective weight g · v / ‖v‖, folded once per change of g or v."""
+        """The effective weight g · v / ‖v‖ (= v once folded)."""
         pair = self.parametrizations["weight"]
-        source = (_identity(pair.original0), _identity(pair.original1))
-        if self._folded is None or source != self._folded_from:
+        if self._folded_state != (_identity(pair.original0), _identity(pair.original1)):
             with torch.inference_mode(False), torch.no_grad():
                 # the same kernel PyTorch's weight_norm uses, so results match the reference bit for bit
-                self._folded = torch._weight_norm(pair.original1, pair.original0, 0)
-            self._folded_from = source
-        return self._folded
+                folded = torch._weight_norm(pair.original1, pair.original0, 0)
+                pair.original1.copy_(folded)
+                pair.original0.copy_(_norm_except_dim0(folded))
+            self._folded_state = (_identity(pair.original0), _identity(pair.original1))
+        return pair.original1
 
     def _load_from_state_dict(
         self, state_dict: dict[str, Any], prefix: str, local_metadata: dict[str, Any], strict: bool,
