@@ -38,6 +38,10 @@ CURRENCIES = {  # code → singular, plural, subunit singular, subunit plural
 UNITS: dict[str, tuple[str, str]] = {
     "km/h": ("kilometer per hour", "kilometers per hour"),
     "kph": ("kilometer per hour", "kilometers per hour"),
+    "km/hr": ("kilometer per hour", "kilometers per hour"),
+    "kmh": ("kilometer per hour", "kilometers per hour"),
+    "kwh": ("kilowatt hour", "kilowatt hours"),
+    "KWh": ("kilowatt hour", "kilowatt hours"),
     "mph": ("mile per hour", "miles per hour"),
     "m/s": ("meter per second", "meters per second"),
     "kWh": ("kilowatt hour", "kilowatt hours"),
@@ -170,6 +174,9 @@ class EnglishVerbalizer(Verbalizer):
             Rule(
                 "day_month", rf"\b(\d{{1,2}}){DAY_SUFFIX}\s+(?:of\s+)?({MONTH})\b(?:,?\s+(\d{{4}}))?", self._day_month
             ),
+            Rule(
+                "month_slash_day", r"(?<![\d/.])(0[1-9]|1[0-2])/(0[1-9]|[12]\d|3[01])(?![\d/])", self._month_slash_day
+            ),
             Rule("month_year", rf"\b({MONTH})\.?\s+(\d{{4}})\b", self._month_year),
             Rule("decade", r"\b(1[1-9]\d0|20[0-9]0)s\b", self._decade),
             Rule(
@@ -266,6 +273,10 @@ class EnglishVerbalizer(Verbalizer):
         preceded_by_the = match.string[max(0, match.start() - 4) : match.start()].lower() == "the "
         words = ("" if preceded_by_the else "the ") + f"{english_ordinal(int(match[1]))} of {month}"
         return words + (f", {english_year(int(match[3]))}" if match[3] else "")
+
+    def _month_slash_day(self, match: re.Match[str]) -> str:
+        """03/05 with a leading zero is a date (March fifth), not a fraction."""
+        return f"{MONTHS[int(match[1]) - 1]} {english_ordinal(int(match[2]))}"
 
     def _month_year(self, match: re.Match[str]) -> str:
         return f"{MONTH_NAMES[match[1].lower()]} {english_year(int(match[2]))}"
