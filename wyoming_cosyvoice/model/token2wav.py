@@ -13,6 +13,9 @@ call, a bounded amount of work. Consecutive chunks share `OVERLAP_TOKENS` tokens
   cross-faded into the next chunk's first samples (numpy.hamming(10240) halves). The final chunk holds nothing.
 The cross-fades are computed in float64 and rounded to float32, as the reference does.
 Unlike the reference, the hop lengths are a parameter (`ChunkSchedule`): a short first hop gives early audio.
+Once the tokens have ended, a chunk stays non-final only if more than two overlaps of tokens remain after its hop;
+otherwise all that is left becomes the final chunk (the reference may end on a chunk of only 20 tokens, whose
+frames no longer line up with the flow cache).
 `speed` ≠ 1 stretches each chunk's new mel frames linearly before the vocoder (the reference's non-streaming
 speed rule, applied per chunk); speed 1 leaves the reference arithmetic untouched.
 """
