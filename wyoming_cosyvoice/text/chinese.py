@@ -150,7 +150,11 @@ class MandarinVerbalizer(Verbalizer):
         return [
             Rule("year", r"(?<![\d.])(\d{4})\s?(?=年)", lambda m: year_digits(m[1])),
             Rule("money_suffix", rf"({SIGNED})\s?(?={MONEY_WORDS})", lambda m: self.counted(money_amount(m[1]))),
-            Rule("measure", rf"({SIGNED})\s?(?=[万亿萬億]|{measure})", lambda m: self.counted(Number.parse(m[1]))),
+            Rule(
+                "measure",
+                rf"({SIGNED})\s?(?=[万亿萬億]|(?!年[级級])(?:{measure}))",  # 两年, but 二年级 (second grade)
+                lambda m: self.counted(Number.parse(m[1])),
+            ),
         ]
 
     def counted(self, number: Number) -> str:

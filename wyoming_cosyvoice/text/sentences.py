@@ -22,53 +22,12 @@ TERMINATORS = "。！？；…!?;\n．｡"
 CLOSERS = "」』”’\"')）】》〉]｣"
 CANDIDATE = re.compile(r"[。！？；…!?;\n．｡.]")
 NUMBER_CHARS = set("0123456789.,:")
-NO_BREAK_ABBREVIATIONS = {
-    "dr",
-    "mr",
-    "mrs",
-    "ms",
-    "prof",
-    "st",
-    "jr",
-    "sr",
-    "vs",
-    "etc",
-    "no",
-    "nr",
-    "mt",
-    "ave",
-    "rd",
-    "blvd",
-    "capt",
-    "gen",
-    "lt",
-    "sgt",
-    "gov",
-    "sen",
-    "rep",
-    "rev",
-    "hon",
-    "fig",
-    "approx",
-    "inc",
-    "ltd",
-    "corp",
-    "dept",
-    "e.g",
-    "i.e",
-    "jan",
-    "feb",
-    "mar",
-    "apr",
-    "jun",
-    "jul",
-    "aug",
-    "sep",
-    "sept",
-    "oct",
-    "nov",
-    "dec",
-}
+# Words whose period never ends a sentence (titles, abbreviations that precede a word, month abbreviations).
+_NO_BREAK_LIST = (
+    "dr mr mrs ms prof st jr sr vs etc no nr mt ave rd blvd capt gen lt sgt gov sen rep rev hon fig approx inc ltd corp "
+    "dept e.g i.e u.s u.k jan feb mar apr jun jul aug sep sept oct nov dec"
+)
+NO_BREAK_ABBREVIATIONS = frozenset(_NO_BREAK_LIST.split())
 WORD_BEFORE = re.compile(r"([A-Za-z](?:[A-Za-z.]*[A-Za-z])?)$")
 
 

@@ -118,9 +118,7 @@ class Verbalizer(ABC):
         if not self.digit_context_words:
             return []
         words = alternatives(set(self.digit_context_words))
-        pattern = (
-            rf"((?:{words})(?:号码|號碼|番号|번호)?[是係为為はがは는은이가:：\s]{{0,3}})(\d{{3,}})(?![\d-]|[.,]\d)"
-        )
+        pattern = rf"((?:{words})(?:号码|號碼|番号|번호)?[是係为為はが는은이가:：\s]{{0,3}})(\d{{3,}})(?![\d-]|[.,]\d)"
         return [Rule("digit_context", pattern, lambda m: m[1] + self.phone_words(None, [m[2]]))]
 
     # --- language-specific rules before and after the shared ones -------------------------------------------
