@@ -38,10 +38,6 @@ CURRENCIES = {  # code → singular, plural, subunit singular, subunit plural
 UNITS: dict[str, tuple[str, str]] = {
     "km/h": ("kilometer per hour", "kilometers per hour"),
     "kph": ("kilometer per hour", "kilometers per hour"),
-    "km/hr": ("kilometer per hour", "kilometers per hour"),
-    "kmh": ("kilometer per hour", "kilometers per hour"),
-    "kwh": ("kilowatt hour", "kilowatt hours"),
-    "KWh": ("kilowatt hour", "kilowatt hours"),
     "mph": ("mile per hour", "miles per hour"),
     "m/s": ("meter per second", "meters per second"),
     "kWh": ("kilowatt hour", "kilowatt hours"),

@@ -49,6 +49,12 @@ SCALE_FACTORS = {
     "만": 10**4,
     "억": 10**8,
 }
+# Other spellings of unit symbols → the spelling the unit tables use.
+UNIT_ALIASES = {
+    "KG": "kg", "Kg": "kg", "KM": "km", "Km": "km", "kwh": "kWh", "KWh": "kWh", "KWH": "kWh", "KW": "kW",
+    "km/hr": "km/h", "kmh": "km/h", "Km/h": "km/h", "KM/H": "km/h", "KPH": "kph", "MPH": "mph", "ML": "ml",
+    "sq m": "m²", "sqm": "m²", "m^2": "m²", "m^3": "m³", "hz": "Hz",
+}  # fmt: skip
 
 
 class Verbalizer(ABC):
@@ -106,8 +112,9 @@ class Verbalizer(ABC):
             Rule("range_after_symbol", RANGE_AFTER_SYMBOL, lambda m: self.range_word),
         ]
         if self.units:
-            unit_pattern = rf"({SIGNED})\s?({alternatives(self.units)})(?![A-Za-z\d])"
-            rules.append(Rule("unit", unit_pattern, lambda m: self.unit_words(Number.parse(m[1]), m[2])))
+            spellings = {**self.units, **{alias: unit for alias, unit in UNIT_ALIASES.items() if unit in self.units}}
+            unit_pattern = rf"({SIGNED})\s?({alternatives(spellings)})(?![A-Za-z\d])"
+            rules.append(Rule("unit", unit_pattern, self._unit))
         rules += self.counter_rules()
         rules.append(Rule("number", SIGNED, lambda m: self.number_words(Number.parse(m[0]))))
         if self.symbols:
@@ -240,6 +247,9 @@ class Verbalizer(ABC):
         symbol = match[2]
         scale = "C" if symbol == "℃" or symbol[-1:] in "Cc" else "F" if symbol == "℉" or symbol[-1:] in "Ff" else ""
         return self.temperature_words(Number.parse(match[1]), scale)
+
+    def _unit(self, match: re.Match[str]) -> str:
+        return self.unit_words(Number.parse(match[1]), UNIT_ALIASES.get(match[2], match[2]))
 
     def _phone(self, match: re.Match[str]) -> str:
         groups = re.findall(r"\d+", match[0])
