@@ -183,6 +183,35 @@ ko	100명	백명
 ko	5km를 달렸어요.	오킬로미터를 달렸어요.
 ko	12시에 점심	열두시에 점심
 ko	문이 열렸습니다🚪	문이 열렸습니다
+zh	会议10:30-11:30举行。	会议十点三十分到十一点三十分举行。
+zh	第1-3名有奖。	第一到三名有奖。
+zh	湿度45%-50%。	湿度百分之四十五到百分之五十。
+zh	他上2年级了，过了2年。	他上二年级了，过了两年。
+zh	花了12.50元。	花了十二点五元。
+zh	体重5KG。	体重五千克。
+zh	温度20ºC。	温度二十摄氏度。
+zh	客服热线400-123-4567。	客服热线四零零幺二三四五六七。
+yue	3點~5點	三點到五點
+yue	有2萬人。	有兩萬人。
+en	Open 10:30-11:30.	Open ten thirty to eleven thirty.
+en	Due 03/05.	Due March fifth.
+en	Call 555.123.4567.	Call five five five, one two three, four five six seven.
+en	Used 3 kwh today.	Used three kilowatt hours today.
+en	Feb 29, 2024 was a leap day.	February twenty ninth, twenty twenty four was a leap day.
+en	It was 5th March.	It was the fifth of March.
+en	It's 10:00.	It's ten o'clock.
+en	It takes 2-3 hours.	It takes two to three hours.
+en	The year 2000.	The year two thousand.
+en	Dr Smith is here.	Doctor Smith is here.
+en	We need 2x more.	We need two times more.
+en	At 0:30 AM.	At twelve thirty AM.
+en	Call +44 20 7946 0958.	Call plus four four, two zero, seven nine four six, zero nine five eight.
+ja	10時〜12時まで営業	十時から十二時まで営業
+ja	人口は1,000,000人です。	人口は百万人です。
+ko	3시~5시	세시에서 다섯시
+ko	2시 반에 만나요.	두시 반에 만나요.
+ko	25살입니다.	스물다섯살입니다.
+ko	₩1,000,000	백만원
 mixed	今天的temperature是25°C。	今天的temperature是二十五摄氏度。
 mixed	我在Home Assistant里设置了7:30 AM的闹钟。	我在Home Assistant里设置了上午七点三十分的闹钟。
 mixed	明天有3个meeting。	明天有三个meeting。
