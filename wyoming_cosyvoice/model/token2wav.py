@@ -163,9 +163,10 @@ class TokenToWave:
         if self._chunks == 0 and not self._tokens:
             self._finished = True
 
+    @torch.inference_mode()
     def decode_chunk(self, flow_noise: torch.Tensor | None = None, source: torch.Tensor | None = None) -> Chunk:
-        """Decode the next chunk. `flow_noise` [1, 80, frames] and `source` [1, 1, samples] replace the random draws
-        (the source before the cached excitation overwrites its start), as reference vectors record them."""
+        """Decode the next chunk (no autograd). `flow_noise` [1, 80, frames] and `source` [1, 1, samples] replace the
+        random draws (the source before the cached excitation overwrites its start), as reference vectors record."""
         plan = None if self._finished else self._next_chunk()
         if plan is None:
             raise RuntimeError("no chunk is ready: add tokens or call end_tokens() first")
