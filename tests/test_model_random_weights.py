@@ -46,3 +46,16 @@ def test_llm_of_a_random_model_generates_tokens(tiny_random_model_dir: Path) -> 
 def test_unknown_size(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown model size 'huge'"):
         write_random_model(tmp_path, "huge")
+
+
+def test_random_model_turns_text_into_finite_audio(tiny_random_model_dir: Path) -> None:
+    model = load_model(tiny_random_model_dir)
+    speaker = model.speakers["中文女"]
+    generator = torch.Generator().manual_seed(0)
+    with torch.inference_mode():
+        tokens = list(model.llm.generate(torch.tensor([[100, 200, 300]]), speaker, generator, limits=(30, 30)))
+        mel = model.flow(torch.tensor([tokens]), speaker, generator=generator).mel
+        speech, _ = model.hift(mel, generator=generator)
+    assert mel.shape == (1, 80, 51) and speech.shape == (1, 51 * 256)
+    assert torch.isfinite(mel).all() and torch.isfinite(speech).all()
+    assert 0.0 < float(speech.abs().max()) <= 0.99
