@@ -28,7 +28,7 @@ def naive_attention(attention: RelPositionSelfAttention, x: torch.Tensor) -> tor
     """Textbook relative-position attention: project the whole 2T−1 table, index it per query/key pair."""
     _, steps, d_model = x.shape
     heads, size = attention.heads, attention.head_size
-    table = relative_position_rows(torch.arange(steps - 1, -steps, -1), d_model)
+    table = relative_position_rows(torch.arange(steps - 1, -steps, -1), d_model).to(x.dtype)
     positions = attention.linear_pos(table).view(2 * steps - 1, heads, size).transpose(0, 1)
     query = attention.linear_q(x).view(1, steps, heads, size)
     keys = attention.linear_k(x).view(1, steps, heads, size).transpose(1, 2)
@@ -93,6 +93,17 @@ def test_position_table_follows_new_weights() -> None:
         attention(x)  # fills the cache
         attention.load_state_dict({k: torch.randn_like(v) for k, v in attention.state_dict().items()})
         torch.testing.assert_close(attention(x), naive_attention(attention, x), rtol=0, atol=1e-5)
+
+
+def test_weights_converted_in_inference_mode() -> None:
+    torch.manual_seed(4)
+    attention = RelPositionSelfAttention(16, 2, key_bias=True, causal=False)
+    x = torch.randn(1, 9, 16, dtype=torch.float64)
+    with torch.inference_mode():
+        attention.double()  # parameters become inference tensors (no version counter)
+        result = attention(x)
+    with torch.no_grad():
+        torch.testing.assert_close(result, naive_attention(attention, x), rtol=0, atol=1e-12)
 
 
 def test_full_attention_sees_future_positions() -> None:

@@ -245,7 +245,7 @@ class RelPositionSelfAttention(nn.Module):
         return self._table
 
     def _weights_fingerprint(self) -> tuple[Any, ...]:
-        weights = tuple((p.data_ptr(), p._version, p.dtype, p.device) for p in self.linear_pos.parameters())
+        weights = tuple((p.data_ptr(), _version(p), p.dtype, p.device) for p in self.linear_pos.parameters())
         return (self.linear_pos, *weights)
 
     def _extend_table(self, reach: int) -> None:
@@ -265,6 +265,14 @@ class RelPositionSelfAttention(nn.Module):
         with torch.no_grad():
             projected = self.linear_pos(rows.to(device=reference.device, dtype=reference.dtype))
         return projected.view(len(relative_positions), self.heads, self.head_size).transpose(0, 1).contiguous()
+
+
+def _version(tensor: torch.Tensor) -> int | None:
+    """The in-place write counter; None for inference tensors (they cannot be written outside inference mode)."""
+    try:
+        return tensor._version
+    except RuntimeError:
+        return None
 
 
 def _future_mask(queries: int, keys: int, device: torch.device) -> torch.Tensor:
