@@ -81,7 +81,9 @@ def load_model(folder: str | Path) -> CosyVoiceModel:
     config = read_config(folder / CONFIG_FILE)
     speakers = read_speakers(folder / SPEAKERS_FILE, config.llm.spk_embed_dim)
     states = NetworkStates(
-        **{name: read_checkpoint(folder / file) for name, file in CHECKPOINT_FILES.items()}  # type: ignore[arg-type]
+        llm=read_checkpoint(folder / CHECKPOINT_FILES["llm"]),
+        flow=read_checkpoint(folder / CHECKPOINT_FILES["flow"]),
+        hift=read_checkpoint(folder / CHECKPOINT_FILES["hift"]),
     )
     return assemble_model(config, states, speakers)
 

@@ -21,7 +21,7 @@ from .config import read_model_config
 from .flow import FlowModel
 from .hift import HiFTVocoder
 from .llm import TransformerLM
-from .loader import CONFIG_FILE, SPEAKERS_FILE
+from .loader import CHECKPOINT_FILES, CONFIG_FILE, SPEAKERS_FILE
 
 DATA_DIR = Path(__file__).with_name("data")
 SIZES = {"tiny": DATA_DIR / "cosyvoice-tiny.yaml", "full": DATA_DIR / "cosyvoice-300m.yaml"}
@@ -37,14 +37,14 @@ def write_random_model(folder: str | Path, size: str = "tiny", seed: int = 0) ->
     (folder / CONFIG_FILE).unlink(missing_ok=True)  # the folder loads again only once everything is written
     config = read_model_config(SIZES[size])
     builders = {
-        "llm.pt": lambda: TransformerLM(config.llm),
-        "flow.pt": lambda: FlowModel(config.flow),
-        "hift.pt": lambda: HiFTVocoder(config.hift),
+        "llm": lambda: TransformerLM(config.llm),
+        "flow": lambda: FlowModel(config.flow),
+        "hift": lambda: HiFTVocoder(config.hift),
     }
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        for file_name, build in builders.items():
-            _save(build().state_dict(), folder / file_name)
+        for network, build in builders.items():
+            _save(build().state_dict(), folder / CHECKPOINT_FILES[network])
         speakers = {name: {"embedding": torch.randn(1, config.llm.spk_embed_dim)} for name in SPEAKER_NAMES}
     _save(speakers, folder / SPEAKERS_FILE)
     temporary = folder / f"{CONFIG_FILE}.partial"
