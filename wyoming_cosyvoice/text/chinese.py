@@ -141,7 +141,7 @@ class MandarinVerbalizer(Verbalizer):
 
     def leading_rules(self) -> list[Rule]:
         return [
-            Rule("ordinal", r"第\s?(\d+)", lambda m: "第" + CHINESE.cardinal(int(m[1]))),
+            Rule("ordinal", r"第\s?(\d{1,16})(?!\d)", lambda m: "第" + CHINESE.cardinal(int(m[1]))),
             Rule("zero_minute", r"(?<![\d.])0(\d)(?=[分秒])", lambda m: clock_part(int(m[1]))),
         ]
 

@@ -183,8 +183,10 @@ class EnglishVerbalizer(Verbalizer):
                 r"(?<![\d$#.,])\b(1[1-9]\d\d|20\d\d)(?=\s*(?:[.,!?;:)]|$)(?!\d))",
                 lambda m: english_year(int(m[1])),
             ),
-            Rule("times", r"\b(\d+(?:\.\d+)?)x\b", lambda m: self.number_words(Number.parse(m[1])) + " times"),
-            Rule("ordinal", r"\b(\d+)(?:st|nd|rd|th)\b", lambda m: english_ordinal(int(m[1]))),
+            Rule(
+                "times", r"\b(\d{1,15}(?:\.\d{1,15})?)x\b", lambda m: self.number_words(Number.parse(m[1])) + " times"
+            ),
+            Rule("ordinal", r"\b(\d{1,15})(?:st|nd|rd|th)\b", lambda m: english_ordinal(int(m[1]))),
             Rule("number_sign", r"(?:\b(?:No|no|Nr)\.|#)\s?(?=\d)", lambda m: "number "),
             Rule("saint_street", r"\bSt\.?(?=\s|$)", self._saint_or_street),
             Rule("abbreviation", rf"\b({abbreviations})\.(?!\w)", self._abbreviation),
@@ -285,8 +287,8 @@ class EnglishVerbalizer(Verbalizer):
         return f"{match[1]} {english_year(int(match[2]))}"
 
     def _saint_or_street(self, match: re.Match[str]) -> str:
-        before = match.string[: match.start()].rstrip()
-        after = match.string[match.end() :].lstrip()
+        before = match.string[max(0, match.start() - 40) : match.start()].rstrip()
+        after = match.string[match.end() : match.end() + 3].lstrip()
         after_name = bool(re.search(r"\b[A-Z][a-z]*$", before))
         if not after_name and after[:1].isupper():
             return "Saint"

@@ -28,7 +28,8 @@ LATIN = "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u0370-\u03ff\u0400-\u04ff
 
 STRONG_RUN = re.compile(f"(?P<han>[{HAN}]+)|(?P<kana>[{KANA}]+)|(?P<hangul>[{HANGUL}]+)|(?P<latin>[{LATIN}]+)")
 CONTEXT_END = re.compile(r"[。！？!?\n]+|[.;；](?=\s)")
-AFTER_NUMBER = re.compile(r"\d ?(?:°|[A-Za-zµμ]+/)?$")  # "3 PM", "25°C", "60km/h"
+AFTER_NUMBER = re.compile(r"\d ?(?:°|[A-Za-zµμ]{1,8}/)?$")  # "3 PM", "25°C", "60km/h"
+AFTER_NUMBER_WINDOW = 12
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ def _fill(sentence: str, labels: list[str]) -> list[Run]:
 def _script(sentence: str, match: re.Match[str]) -> str:
     """The script of a strong run; a Latin word right after a number ("unit") belongs to the number."""
     script = match.lastgroup or ""
-    if script == "latin" and AFTER_NUMBER.search(sentence, 0, match.start()):
+    if script == "latin" and AFTER_NUMBER.search(sentence, max(0, match.start() - AFTER_NUMBER_WINDOW), match.start()):
         return "unit"
     return script
 

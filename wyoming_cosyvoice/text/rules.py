@@ -14,8 +14,9 @@ from decimal import Decimal
 
 Handler = Callable[[re.Match[str]], str]
 
-INT = r"(?:\d{1,3}(?:,\d{3})+(?![\d]|,\d)|\d+)"
-NUMBER = rf"{INT}(?:\.\d+)?"
+# 1,000,000 or 1000: at most 21 digits (longer digit strings are read digit by digit), never backtracking
+INT = r"(?:(?<![\d,])\d{1,3}(?:,\d{3}){1,6}+(?!\d|,\d)|(?<!\d)\d{1,18}+(?!\d))"
+NUMBER = rf"{INT}(?:\.\d{{1,18}}+)?"
 SIGN = r"(?:(?<![A-Za-z0-9.,:/%‰℃°-])-)?"
 SIGNED = rf"{SIGN}{NUMBER}"
 MERIDIEM = r"(?i:[ap]\.?\s?m(?![A-Za-z])\.?)"
@@ -23,13 +24,13 @@ HOUR_MERIDIEM = rf"(?<![\d.:,])(\d{{1,2}})\s?({MERIDIEM})"
 YEAR_SEP_DATE = r"(?<![\d.])(\d{4})[-/.](0?[1-9]|1[0-2])[-/.](0?[1-9]|[12]\d|3[01])(?![\d])"
 YEAR_LAST_DATE = r"(?<![\d.])(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})(?![\d])"
 TIME = rf"(?<![\d:.])([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?(?![\d:])(?:\s?({MERIDIEM}))?"
-RATIO = r"(?<![\d:.])(\d+):(\d)(?![\d:])"
+RATIO = r"(?<![\d:.])(\d{1,6}):(\d)(?![\d:])"
 PHONE = (
     r"(?<![\d-])(?:\+\d{1,3}(?:[\s-]\d{1,5}){2,5}|\(\d{2,4}\)\s?\d{3,4}-\d{4}"
     r"|\d{1,4}(?:-\d{2,8}){2,3}|0\d{1,3}-\d{5,8}|\d{2,4}-\d{7,8}|\d{3}-\d{4}|\d{3}\.\d{3}\.\d{4})(?![\d-])"
 )
 LONG_DIGITS = r"(?<![\d.,])(0\d{2,}|\d{10,})(?![\d]|[.,]\d)"
-FRACTION = r"(?<![\d/.])(\d+)/(\d+)(?![\d/]|\.\d)"
+FRACTION = r"(?<![\d/.])(\d{1,6})/(\d{1,6})(?![\d/]|\.\d)"
 RANGE = rf"({SIGNED})(?:-|\s?[~〜～]\s?)(?=-?\d)"
 # a range mark after a number already read (10:30-11:30, 45%-50%, 10時〜12時); "-" only after digits or symbols
 RANGE_AFTER_SYMBOL = r"(?<=[\d%‰℃℉°])\s?[-~〜～]\s?(?=-?\d)|(?<=\w)\s?[~〜～]\s?(?=\d)"

@@ -25,7 +25,8 @@ PICTOGRAPH = re.compile(
 )
 HALFWIDTH_KANA = re.compile(r"[\uff61-\uff9f]+")
 URL = re.compile(r"(?i)\b(?:https?://|www\.)[a-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
-EMAIL = re.compile(r"(?i)\b([a-z0-9._%+\-]+)@((?:[a-z0-9\-]+\.)+[a-z]{2,})\b")
+# starts only where a run of address characters starts, and never backtracks: linear on any input
+EMAIL = re.compile(r"(?i)(?<![a-z0-9._%+\-])([a-z0-9._%+\-]++)@((?:[a-z0-9\-]++\.)++[a-z]{2,}+)\b")
 DASH_BETWEEN_DIGITS = re.compile(r"(?<=\d)\s?[\u2010-\u2015\u2212\ufe63]\s?(?=\d)")
 MINUS_BEFORE_DIGIT = re.compile(r"[\u2212\ufe63\u2013](?=\d)")
 FULLWIDTH_COLON_OR_DOT_IN_NUMBER = re.compile(r"(?<=\d)[\uff1a\uff0e](?=\d)")
