@@ -296,3 +296,19 @@ def test_unknown_language_is_a_clear_error(frontend: TextFrontend) -> None:
 def test_non_string_text_is_a_clear_error(frontend: TextFrontend) -> None:
     with pytest.raises(TypeError, match="must be a string"):
         frontend.normalize(42, "en")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "unit",
+    ["1-", "+1-", "1.", "111,", "9", "9:", "9/", "a ", "St St. ", "a.b-c_", "x@y.", "5 km ", "中a ", "1st ", "第1", "%-"],
+)
+def test_adversarial_input_is_handled_without_error(frontend: TextFrontend, unit: str) -> None:
+    """Long repetitive input: every pattern is linear (a quadratic one would take minutes here)."""
+    text = unit * (40_000 // len(unit))
+    for language in ("en", "zh"):
+        assert isinstance(frontend.normalize(text, language), str)
+
+
+def test_huge_numbers_are_read_digit_by_digit(frontend: TextFrontend) -> None:
+    assert frontend.normalize("12345678901234567890123", "en").startswith("one two three four")
+    assert frontend.normalize("12345678901234567890123", "zh").startswith("幺二三四")
