@@ -212,6 +212,9 @@ ko	3시~5시	세시에서 다섯시
 ko	2시 반에 만나요.	두시 반에 만나요.
 ko	25살입니다.	스물다섯살입니다.
 ko	₩1,000,000	백만원
+en	Visit home-assistant.io for details.	Visit home assistant dot io for details.
+en	It is 72 degrees F.	It is seventy two degrees Fahrenheit.
+zh	商店营业到24:00。	商店营业到二十四点。
 mixed	今天的temperature是25°C。	今天的temperature是二十五摄氏度。
 mixed	我在Home Assistant里设置了7:30 AM的闹钟。	我在Home Assistant里设置了上午七点三十分的闹钟。
 mixed	明天有3个meeting。	明天有三个meeting。

@@ -143,6 +143,7 @@ MAY_END_SENTENCE = {
 }
 TITLES_WITHOUT_PERIOD = ("Dr", "Mr", "Mrs", "Ms", "Prof")  # British style: "Dr Smith"
 SYMBOLS = {"&": " and ", "+": " plus ", "=": " equals ", "@": " at "}
+SCALE_NAMES = {"C": "Celsius", "F": "Fahrenheit"}
 FRACTION_NAMES = {2: ("half", "halves"), 4: ("quarter", "quarters")}
 
 
@@ -187,6 +188,7 @@ class EnglishVerbalizer(Verbalizer):
                 "times", r"\b(\d{1,15}(?:\.\d{1,15})?)x\b", lambda m: self.number_words(Number.parse(m[1])) + " times"
             ),
             Rule("ordinal", r"\b(\d{1,15})(?:st|nd|rd|th)\b", lambda m: english_ordinal(int(m[1]))),
+            Rule("degrees_scale", r"\b(degrees?)\s+([CF])\b", lambda m: f"{m[1]} {SCALE_NAMES[m[2]]}"),
             Rule("number_sign", r"(?:\b(?:No|no|Nr)\.|#)\s?(?=\d)", lambda m: "number "),
             Rule("saint_street", r"\bSt\.?(?=\s|$)", self._saint_or_street),
             Rule("abbreviation", rf"\b({abbreviations})\.(?!\w)", self._abbreviation),
@@ -249,7 +251,7 @@ class EnglishVerbalizer(Verbalizer):
 
     def temperature_words(self, number: Number, scale: str) -> str:
         degrees = "degree" if number.is_integer and number.value == 1 else "degrees"
-        name = {"C": " Celsius", "F": " Fahrenheit", "": ""}[scale]
+        name = f" {SCALE_NAMES[scale]}" if scale else ""
         return f"{self.number_words(number)} {degrees}{name}"
 
     def unit_words(self, number: Number, unit: str) -> str:

@@ -25,6 +25,11 @@ PICTOGRAPH = re.compile(
 )
 HALFWIDTH_KANA = re.compile(r"[\uff61-\uff9f]+")
 URL = re.compile(r"(?i)\b(?:https?://|www\.)[a-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
+BARE_DOMAIN = re.compile(  # home-assistant.io, github.com/path: a host with a well-known top-level domain
+    r"(?i)(?<![a-z0-9.@/-])(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.){1,4}"
+    r"(?:com|org|net|io|dev|app|ai|info|gov|edu|co|uk|de|fr|nl|eu|cn|jp|kr|tw|hk|us|ca|au)(?![a-z0-9-])"
+    r"(?:/[a-z0-9\-._/?=&%#]*)?"
+)
 # starts only where a run of address characters starts, and never backtracks: linear on any input
 EMAIL = re.compile(r"(?i)(?<![a-z0-9._%+\-])([a-z0-9._%+\-]++)@((?:[a-z0-9\-]++\.)++[a-z]{2,}+)\b")
 DASH_BETWEEN_DIGITS = re.compile(r"(?<=\d)\s?[\u2010-\u2015\u2212\ufe63]\s?(?=\d)")
@@ -69,6 +74,7 @@ def clean_input(text: str) -> str:
     text = DASH_BETWEEN_DIGITS.sub("-", text)
     text = MINUS_BEFORE_DIGIT.sub("-", text)
     text = URL.sub(speak_url, text)
+    text = BARE_DOMAIN.sub(speak_url, text)
     text = EMAIL.sub(speak_email, text)
     return collapse_whitespace(text)
 
