@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .languages import is_wide
+from .languages import HANGUL, is_wide
 from .sentences import SentenceSplitter
 
 MAX_TOKENS = 80
@@ -25,6 +25,7 @@ MAX_CHARS_PER_TOKEN = 33  # bounds the hard-cut search: the longest vocabulary e
 
 CLAUSE_END = re.compile(r"(?<=[，、,;；：:])(?!\d)")
 SPEAKABLE = re.compile(r"\w")
+HANGUL_CHAR = re.compile(f"[{HANGUL}]")
 
 Tokenize = Callable[[str], list[int]]
 Normalize = Callable[[str], str]
@@ -39,10 +40,15 @@ class Segment:
 
 
 def join_pieces(left: str, right: str) -> str:
-    """Concatenate two normalised pieces, with a space only between two non-CJK characters."""
-    if not left or not right or is_wide(left[-1]) or is_wide(right[0]):
+    """Concatenate two normalised pieces, with a space unless one side is written without spaces (Chinese,
+    Japanese, full-width punctuation; Korean is written with spaces)."""
+    if not left or not right or unspaced(left[-1]) or unspaced(right[0]):
         return left + right
     return f"{left} {right}"
+
+
+def unspaced(char: str) -> bool:
+    return is_wide(char) and not HANGUL_CHAR.match(char)
 
 
 def cut_to_fit(text: str, limit: int, tokenize: Tokenize) -> list[str]:
