@@ -83,7 +83,6 @@ UNITS: dict[str, tuple[str, str]] = {
     "hrs": ("hour", "hours"),
     "min": ("minute", "minutes"),
     "mins": ("minute", "minutes"),
-    "s": ("second", "seconds"),
     "sec": ("second", "seconds"),
     "secs": ("second", "seconds"),
     "ms": ("millisecond", "milliseconds"),
@@ -141,6 +140,7 @@ MAY_END_SENTENCE = {
     "Ltd": "Limited",
     "Corp": "Corporation",
 }
+ABBREVIATIONS = {**BEFORE_A_WORD, **MAY_END_SENTENCE}
 TITLES_WITHOUT_PERIOD = ("Dr", "Mr", "Mrs", "Ms", "Prof")  # British style: "Dr Smith"
 SYMBOLS = {"&": " and ", "+": " plus ", "=": " equals ", "@": " at "}
 SCALE_NAMES = {"C": "Celsius", "F": "Fahrenheit"}
@@ -162,7 +162,7 @@ class EnglishVerbalizer(Verbalizer):
     per_mille_template = "{} per mille"
 
     def leading_rules(self) -> list[Rule]:
-        abbreviations = alternatives({**BEFORE_A_WORD, **MAY_END_SENTENCE})
+        abbreviations = alternatives(ABBREVIATIONS)
         units = alternatives(UNITS)
         return [
             Rule(
@@ -193,7 +193,7 @@ class EnglishVerbalizer(Verbalizer):
             Rule("saint_street", r"\bSt\.?(?=\s|$)", self._saint_or_street),
             Rule("abbreviation", rf"\b({abbreviations})\.(?!\w)", self._abbreviation),
             Rule("title", rf"\b({'|'.join(TITLES_WITHOUT_PERIOD)})(?=\s+[A-Z])", lambda m: BEFORE_A_WORD[m[1]]),
-            Rule("etc", r"\b(etc|vs)\b(?!\.)", lambda m: {**BEFORE_A_WORD, **MAY_END_SENTENCE}[m[1]]),
+            Rule("etc", r"\b(etc|vs)\b(?!\.)", lambda m: ABBREVIATIONS[m[1]]),
         ]
 
     # --- hooks ------------------------------------------------------------------------------------------------

@@ -54,22 +54,26 @@ def check_language(language: str) -> str:
 def language_runs(text: str, voice_language: str) -> list[Run]:
     """Split text into runs of zh / en / ja / ko / yue (see the module docstring for the rules)."""
     check_language(voice_language)
-    runs: list[Run] = []
+    pieces: list[Run] = []
     start = 0
     for end_match in CONTEXT_END.finditer(text):
-        _extend(runs, _context_runs(text[start : end_match.end()], voice_language))
+        pieces += _context_runs(text[start : end_match.end()], voice_language)
         start = end_match.end()
     if start < len(text):
-        _extend(runs, _context_runs(text[start:], voice_language))
+        pieces += _context_runs(text[start:], voice_language)
+    return _merge(pieces)
+
+
+def _merge(pieces: list[Run]) -> list[Run]:
+    """Adjacent pieces of the same language as one run (joined once: linear in the text)."""
+    runs: list[Run] = []
+    group: list[str] = []
+    for index, piece in enumerate(pieces):
+        group.append(piece.text)
+        if index + 1 == len(pieces) or pieces[index + 1].language != piece.language:
+            runs.append(Run("".join(group), piece.language))
+            group = []
     return runs
-
-
-def _extend(runs: list[Run], more: list[Run]) -> None:
-    for run in more:
-        if runs and runs[-1].language == run.language:
-            runs[-1] = Run(runs[-1].text + run.text, run.language)
-        else:
-            runs.append(run)
 
 
 def _context_runs(sentence: str, voice_language: str) -> list[Run]:
