@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from functools import cached_property
-
 from .languages import check_language
 from .normalize import Normalizer
 from .segments import Segment, SentenceStream
@@ -16,10 +14,7 @@ class TextFrontend:
 
     def __init__(self) -> None:
         self.tokenizer = WhisperTokenizer()
-
-    @cached_property
-    def _normalizer(self) -> Normalizer:
-        return Normalizer()
+        self._normalizer = Normalizer()
 
     def normalize(self, text: str, language: str) -> str:
         """The text as it is spoken in `language` (the voice's language; mixed text is handled run by run)."""

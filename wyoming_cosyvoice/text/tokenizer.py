@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import threading
-from functools import cached_property
 from importlib import resources
 from typing import TYPE_CHECKING
 
@@ -67,26 +66,35 @@ def read_mergeable_ranks() -> dict[bytes, int]:
     return ranks
 
 
+def build_encoding() -> tiktoken.Encoding:
+    """The tiktoken encoding of the model: shipped ranks, whisper's pattern and special tokens (51,866 ids)."""
+    import tiktoken
+
+    ranks = read_mergeable_ranks()
+    specials = {name: len(ranks) + index for index, name in enumerate(special_token_names())}
+    return tiktoken.Encoding(
+        name="whisper-multilingual",
+        pat_str=SPLIT_PATTERN,
+        mergeable_ranks=ranks,
+        special_tokens=specials,
+        explicit_n_vocab=MODEL_VOCABULARY_SIZE,
+    )
+
+
 class WhisperTokenizer:
-    """Owns the tiktoken encoding (built on first use, thread-safe) and the two encoding policies."""
+    """Owns the tiktoken encoding (built once, on first use, thread-safe) and the two encoding policies."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._encoding: tiktoken.Encoding | None = None
 
-    @cached_property
+    @property
     def encoding(self) -> tiktoken.Encoding:
-        with self._lock:
-            import tiktoken
-
-            ranks = read_mergeable_ranks()
-            specials = {name: len(ranks) + index for index, name in enumerate(special_token_names())}
-            return tiktoken.Encoding(
-                name="whisper-multilingual",
-                pat_str=SPLIT_PATTERN,
-                mergeable_ranks=ranks,
-                special_tokens=specials,
-                explicit_n_vocab=MODEL_VOCABULARY_SIZE,
-            )
+        if self._encoding is None:
+            with self._lock:
+                if self._encoding is None:
+                    self._encoding = build_encoding()
+        return self._encoding
 
     def encode_user(self, text: str) -> list[int]:
         """Token ids of user text; special markers are encoded as ordinary characters."""
