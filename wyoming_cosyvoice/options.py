@@ -36,6 +36,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--precision", choices=PRECISIONS, default="auto", help="weights precision (default: auto)")
     group.add_argument("--preset", choices=sorted(PRESETS), default="quality", help="quality (default) or fast")
     group.add_argument("--flow-steps", type=int, help="flow-matching steps (default: from the preset, 10)")
+    group.add_argument("--seed", type=int, help="fixed random seed: the same text gives the same audio (testing)")
 
 
 def load_synthesizer(args: argparse.Namespace) -> Synthesizer:
@@ -47,7 +48,7 @@ def load_synthesizer(args: argparse.Namespace) -> Synthesizer:
     try:
         model_dir = resolve_from_args(args)
         options = SynthesisOptions.from_preset(
-            args.preset, precision=args.precision, flow_steps=args.flow_steps, threads=args.threads
+            args.preset, precision=args.precision, flow_steps=args.flow_steps, threads=args.threads, seed=args.seed
         )
         synthesizer = Synthesizer.load(model_dir, options)
     except (ModelNotFoundError, ModelLoadError, ValueError) as err:

@@ -57,12 +57,18 @@ class SynthesisOptions:
 
     @classmethod
     def from_preset(
-        cls, preset: str, *, precision: str = "auto", flow_steps: int | None = None, threads: int | None = None
+        cls,
+        preset: str,
+        *,
+        precision: str = "auto",
+        flow_steps: int | None = None,
+        threads: int | None = None,
+        seed: int | None = None,
     ) -> SynthesisOptions:
         """A preset's options, with the explicitly given values taking precedence."""
         if preset not in PRESETS:
             raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(sorted(PRESETS))}")
-        options = replace(PRESETS[preset], precision=precision, threads=threads)
+        options = replace(PRESETS[preset], precision=precision, threads=threads, seed=seed)
         return options if flow_steps is None else replace(options, flow_steps=flow_steps)
 
     def describe(self) -> str:
