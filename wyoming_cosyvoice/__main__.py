@@ -19,7 +19,7 @@ from wyoming.event import async_get_stdin, async_get_stdout
 from wyoming.info import Info, TtsProgram
 from wyoming.server import AsyncServer
 
-from . import __version__
+from . import __version__, openmp  # noqa: F401  (openmp: before torch is imported)
 from .handler import MAX_SPEED, MIN_SPEED, CosyVoiceEventHandler, ServerContext
 from .options import add_model_arguments, load_synthesizer
 from .scheduler import ComputeScheduler

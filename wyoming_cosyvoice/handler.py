@@ -31,6 +31,7 @@ _LOGGER = logging.getLogger(__name__)
 SAMPLE_WIDTH = 2
 CHANNELS = 1
 MIN_SPEED, MAX_SPEED = 0.5, 2.0
+LOGGED_CHARS = 200  # of a request's text, in debug messages
 
 
 class RequestError(Exception):
@@ -150,7 +151,9 @@ class CosyVoiceEventHandler(AsyncEventHandler):
         segments = await asyncio.to_thread(self.context.synthesizer.segments, text, settings.choice.language)
         if not segments:
             raise RequestError("the text contains nothing that can be spoken", "empty-text")
-        _LOGGER.debug("Synthesizing %d segment(s) with %s: %r", len(segments), settings.choice.voice.name, text)
+        _LOGGER.debug(
+            "Synthesizing %d segment(s) with %s: %r", len(segments), settings.choice.voice.name, text[:LOGGED_CHARS]
+        )
         self._start_job(SegmentFeed(segments, closed=True), settings)
         return True
 
