@@ -338,7 +338,7 @@ def test_malformed_frames(server: TcpServer, raw: bytes, code: str) -> None:
 
 def test_truncated_frame_then_hang_up(server: TcpServer) -> None:
     async def session() -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        _, writer = await asyncio.open_connection("127.0.0.1", server.port)
         await async_write_event(Synthesize(text="hello").event(), writer)
         writer.write(b'{"type": "synthesize", "data_length": 100}\n{"text": "cut')
         await writer.drain()
@@ -355,6 +355,7 @@ def test_missing_model_folder_is_a_clear_error(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         timeout=120,
+        check=False,
     )
     assert result.returncode != 0
     assert "nowhere" in result.stderr and "Traceback" not in result.stderr
@@ -368,7 +369,7 @@ def test_corrupt_model_file_is_a_clear_error(parity_dir: Path, tmp_path: Path) -
     (model / "flow.pt").unlink()
     (model / "flow.pt").write_bytes(b"this is not a checkpoint")
     result = subprocess.run(
-        server_command(model, "--uri", "tcp://127.0.0.1:0"), capture_output=True, text=True, timeout=120
+        server_command(model, "--uri", "tcp://127.0.0.1:0"), capture_output=True, text=True, timeout=120, check=False
     )
     assert result.returncode != 0
     assert "flow.pt" in result.stderr and "Traceback" not in result.stderr
