@@ -6,15 +6,19 @@ compute thread (the server round-robins requests over these generators; no secon
 - a few LLM decode steps of the sentence being generated, or
 - one flow + vocoder chunk of the sentence being spoken (`TokenToWave`: short first hop for early audio, then
   longer hops; mel and waveform cross-faded at the seams, flow noise and vocoder source carried across chunks).
-Decoding a ready chunk always comes first; otherwise the LLM runs — on the next sentence as soon as the current
-one's tokens are complete, so sentence N+1 is being generated while sentence N is still being decoded (sentence
-pipelining by interleaving in one thread, which is what helps on 2 cores).
+A ready chunk is always decoded first; otherwise the LLM extends the current sentence; the next sentence starts
+when the current one is fully decoded. On one compute thread this order is the best there is: a chunk can only
+be decoded after every token before it and after the chunks before it, so its completion time is the sum of that
+work whatever the interleaving, and decoding each chunk as soon as it is ready gets every chunk out at that
+earliest time. Generating sentence N+1 earlier (pipelining) would only delay sentence N's remaining audio; it pays
+off only with parallel compute (separate processes with split thread counts).
 """
 
 from __future__ import annotations
 
 import collections
 import logging
+import math
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
@@ -30,6 +34,7 @@ _LOGGER = logging.getLogger(__name__)
 
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
 PCM_FULL_SCALE = 32767
+MIN_SPEED, MAX_SPEED = 0.5, 2.0  # speaking rates (mel stretched or squeezed before the vocoder)
 EARLY_AUDIO_SCHEDULE = ChunkSchedule(first_hop=25, hop=50, growth=2.0, max_hop=100)
 """Chunks of 25 new tokens first (0.5 s of speech: early audio), then 50, then 100 (less overlap recomputed)."""
 
@@ -178,30 +183,32 @@ class Synthesizer:
         """PCM of the feed's segments, one bounded work step per `next()`.
 
         Yields int16 mono PCM bytes (empty when the step produced no audio) or None when it waits for the feed.
-        Stops when the feed is exhausted and everything is spoken, or as soon as `cancel` is set."""
+        Stops when the feed is exhausted and everything is spoken, or as soon as `cancel` is set.
+        An unknown speaker or a speed outside MIN_SPEED…MAX_SPEED raises ValueError here, before any work."""
         if speaker not in self.model.speakers:
-            raise ValueError(f"unknown speaker {speaker!r}")
-        embedding = self.model.speakers[speaker]
+            known = ", ".join(sorted(self.model.speakers))
+            raise ValueError(f"unknown speaker {speaker!r}; the model has: {known}")
+        check_speed(speed)
+        return self._pipeline(feed, self.model.speakers[speaker], speed, cancel)
+
+    def _pipeline(
+        self, feed: SegmentFeed, embedding: torch.Tensor, speed: float, cancel: threading.Event
+    ) -> Iterator[bytes | None]:
         generator = None if self.options.seed is None else torch.Generator().manual_seed(self.options.seed)
-        pending: collections.deque[_Utterance] = collections.deque()  # spoken in order; at most two
+        utterance: _Utterance | None = None  # the segment on its way to audio; the next one starts after it
         while not cancel.is_set():
-            if pending and pending[0].wave.finished:
-                pending.popleft()
-                continue
-            if pending and pending[0].wave.chunk_ready:
-                yield self._decode_chunk(pending[0])
-                continue
-            generating = next((utterance for utterance in pending if utterance.tokens is not None), None)
-            if generating is not None:
-                self._generate_tokens(generating)
+            if utterance is not None and utterance.wave.chunk_ready:
+                yield self._decode_chunk(utterance)
+            elif utterance is not None and utterance.tokens is not None:
+                self._generate_tokens(utterance)
                 yield b""
-                continue
-            if len(pending) < 2 and (segment := feed.take()) is not None:
-                pending.append(self._start_utterance(segment, embedding, speed, generator))
-                continue
-            if not pending and feed.exhausted:
+            elif (segment := feed.take()) is not None:
+                utterance = self._start_utterance(segment, embedding, speed, generator)
+            elif feed.exhausted:
                 return
-            yield None  # waiting for streamed text
+            else:
+                utterance = None
+                yield None  # waiting for streamed text
 
     def _start_utterance(
         self, segment: Segment, embedding: torch.Tensor, speed: float, generator: torch.Generator | None
@@ -241,6 +248,13 @@ class Synthesizer:
 
     def _decode_chunk(self, utterance: _Utterance) -> bytes:
         return to_pcm(utterance.wave.decode_chunk().speech)
+
+
+def check_speed(speed: float) -> float:
+    """`speed` if it is a speaking rate the pipeline supports; ValueError otherwise."""
+    if not (math.isfinite(speed) and MIN_SPEED <= speed <= MAX_SPEED):
+        raise ValueError(f"speed must be between {MIN_SPEED} and {MAX_SPEED}, got {speed}")
+    return speed
 
 
 def to_pcm(speech: torch.Tensor) -> bytes:
