@@ -125,6 +125,7 @@ def test_bad_options_file_gives_one_clear_line(paths: addon.AddonPaths, content:
     paths.options_file.write_bytes(content if isinstance(content, bytes) else content.encode())
     result = subprocess.run(
         [sys.executable, "-m", "wyoming_cosyvoice.addon", "run", "--options", str(paths.options_file)],
+        check=False,
         capture_output=True,
         text=True,
         timeout=60,
@@ -140,7 +141,7 @@ def test_bad_options_file_gives_one_clear_line(paths: addon.AddonPaths, content:
 def run_as_root(code: str) -> subprocess.CompletedProcess[str]:
     if os.geteuid() != 0:
         pytest.skip("changing user needs root")
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    return subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=60)
 
 
 @pytest.fixture
@@ -163,7 +164,7 @@ def test_drop_privileges_hands_the_model_folder_to_the_user(open_dir: Path) -> N
         "print(os.getuid(), os.getgroups())\n"
     )
     assert result.returncode == 0, result.stderr
-    nobody = int(subprocess.run(["id", "-u", "nobody"], capture_output=True, text=True).stdout)
+    nobody = int(subprocess.run(["id", "-u", "nobody"], check=False, capture_output=True, text=True).stdout)
     assert result.stdout.split() == [str(nobody), "[]"]
     assert {path.stat().st_uid for path in [models, *models.rglob("*")]} == {nobody}
 
@@ -200,7 +201,7 @@ class SupervisorStandIn:
         stand_in = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 stand_in.received.append({"path": self.path, "headers": dict(self.headers), "body": body})
                 status, answer = stand_in.answer(self.path, self.headers.get("Authorization"), body)
@@ -309,15 +310,6 @@ def test_discover_waits_for_describe_and_gives_up_cleanly(
 # --- the real server -----------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def server_cli() -> None:
-    """Skips while the server's command line does not exist yet (the lead removes this once it lands)."""
-    result = subprocess.run([*PYTHON_M, "--help"], capture_output=True, text=True, timeout=300)
-    if result.returncode != 0:
-        last_line = (result.stderr.strip().splitlines() or ["no output"])[-1]
-        pytest.skip(f"the server is not there yet: `python -m wyoming_cosyvoice --help` fails: {last_line}")
-
-
 @pytest.mark.parametrize(
     "options",
     [
@@ -326,15 +318,14 @@ def server_cli() -> None:
         {"voice": "korean-female", "precision": "int8", "model_source": "modelscope"},
     ],
 )
-def test_the_server_accepts_every_option_value(server_cli: None, paths: addon.AddonPaths, options: dict) -> None:
+def test_the_server_accepts_every_option_value(paths: addon.AddonPaths, options: dict) -> None:
     """argparse stops at the final --help only after converting and checking every flag before it."""
     write_options(paths, load_yaml("config.yaml")["options"] | options)
-    result = subprocess.run([*command_for(paths), "--help"], capture_output=True, text=True, timeout=300)
+    result = subprocess.run([*command_for(paths), "--help"], check=False, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
 
 
 def test_addon_command_serves_the_tiny_model_and_announces_it(
-    server_cli: None,
     paths: addon.AddonPaths,
     parity_dir: Path,
     supervisor: SupervisorStandIn,
@@ -343,16 +334,24 @@ def test_addon_command_serves_the_tiny_model_and_announces_it(
     uri = f"tcp://127.0.0.1:{free_port()}"
     paths = addon.AddonPaths(paths.options_file, paths.download_dir, parity_dir, uri)
     write_options(paths, load_yaml("config.yaml")["options"])
+    monkeypatch.setenv("SUPERVISOR_TOKEN", TOKEN)
     server = subprocess.Popen(command_for(paths), env=os.environ | {"HF_HUB_OFFLINE": "1"}, cwd=REPO_ROOT)
     try:
-        monkeypatch.setenv("SUPERVISOR_TOKEN", TOKEN)
-        assert addon.discover(uri, supervisor.url, wait_timeout=600) == 0
+        # discover() waits for describe; a daemon thread, so that a server that dies ends the test at once
+        discovery = threading.Thread(target=addon.discover, args=(uri, supervisor.url, 600), daemon=True)
+        discovery.start()
+        while discovery.is_alive():
+            assert server.poll() is None, f"the server exited with status {server.returncode}"
+            discovery.join(timeout=0.5)
         info = asyncio.run(describe(uri, timeout=10))
         assert "english-female" in {voice.name for program in info.tts for voice in program.voices}
         [request] = supervisor.received
         assert json.loads(request["body"]) == addon.discovery_message(socket.gethostname())
         health = subprocess.run(
-            [sys.executable, "-m", "wyoming_cosyvoice.health_check", "--uri", uri], capture_output=True, text=True
+            [sys.executable, "-m", "wyoming_cosyvoice.health_check", "--uri", uri],
+            check=False,
+            capture_output=True,
+            text=True,
         )
         assert health.returncode == 0, health.stderr
     finally:

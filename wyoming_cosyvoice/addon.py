@@ -178,7 +178,7 @@ def wait_for_server(uri: str, timeout: float | None, poll_seconds: float = 2.0) 
         try:
             asyncio.run(describe(uri, timeout=5.0))
             return
-        except (OSError, asyncio.TimeoutError, ValueError):
+        except (OSError, TimeoutError, ValueError):
             pass
         now = time.monotonic()
         if timeout is not None and now - started >= timeout:
@@ -253,7 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
     discover_parser = commands.add_parser("discover", help="announce the server to Home Assistant")
     discover_parser.add_argument("--server-uri", default=f"tcp://127.0.0.1:{PORT}")
     discover_parser.add_argument("--supervisor-url", default=SUPERVISOR_URL)
-    discover_parser.add_argument("--wait-timeout", type=float, help="seconds to wait for the server (default: no limit)")
+    discover_parser.add_argument(
+        "--wait-timeout", type=float, help="seconds to wait for the server (default: no limit)"
+    )
     return parser
 
 
