@@ -87,7 +87,7 @@ def test_every_other_requirement_has_a_wheel_for_the_image(arch: str, tmp_path: 
 
 def test_real_image_build_passes_its_healthcheck() -> None:
     if os.environ.get("COSYVOICE_BUILD_IMAGE") != "1":
-        pytest.skip("set COSYVOICE_BUILD_IMAGE=1 to build the add-on image with buildah (minutes, ~3 GB of disk)")
+        pytest.skip("set COSYVOICE_BUILD_IMAGE=1 to build the add-on image with buildah (~3 min, ~1.5 GB disk)")
     if os.geteuid() != 0:
         pytest.skip("building the image needs root (debootstrap, buildah's chroot isolation)")
     result = subprocess.run(
