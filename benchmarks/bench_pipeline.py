@@ -6,6 +6,7 @@ with exactly `--tokens` speech tokens (EOS ignored; 250 tokens = 5 s of speech) 
 - `first_audio_s`: from the request's start to its first non-empty PCM chunk;
 - `flow_s`, `hift_s`: time inside `model.flow` / `model.hift` calls (forward hooks; no timing code in the product);
 - `llm_ms_per_token`: (compute − flow − hift) / tokens — the LLM plus the pipeline's own small overhead;
+- `stall_s`: playback gaps after the first audio if each chunk were played as soon as it is computed;
 - `audio_s`, `rtf` (compute ÷ audio), `peak_rss_mb` (peak resident memory of this process, load included).
 `--repeats N` runs the measured request N times and reports each figure's median.
 
@@ -18,6 +19,7 @@ on the machine: compare medians taken under similar load (`loadavg` is reported)
 
     .venv/bin/python benchmarks/bench_pipeline.py [--profile native|avx2] [--precision auto|fp32|bf16|int8]
         [--preset quality|fast] [--flow-steps N] [--tokens 250] [--threads N] [--repeats 1] [--model-dir DIR]
+        [--schedule FIRST,HOP,GROWTH,MAX] [--llm-tokens-per-step N]
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--tokens", type=int, default=250, help="speech tokens to generate (50 per second)")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     parser.add_argument("--repeats", type=int, default=1, help="measured requests; figures are medians")
+    parser.add_argument("--schedule", help="chunk schedule FIRST,HOP,GROWTH,MAX (default: the product's)")
+    parser.add_argument("--llm-tokens-per-step", type=int, help="LLM decode steps per pipeline step")
     parser.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR, help="random-weight model folder")
     arguments = parser.parse_args(argv)
     if arguments.tokens < 1 or arguments.repeats < 1:
@@ -113,14 +117,28 @@ def run_request(synthesizer: Any, token_ids: list[int]) -> dict[str, float]:
     from wyoming_cosyvoice.text import Segment
 
     feed = SegmentFeed([Segment(SENTENCE, token_ids)], closed=True)
-    samples, first_audio = 0, None
+    arrivals: list[tuple[float, int]] = []  # (seconds since the start, samples) of every audio chunk
     started = time.perf_counter()
     for pcm in synthesizer.synthesize_segments(feed, SPEAKER, 1.0, threading.Event()):
-        if pcm and first_audio is None:
-            first_audio = time.perf_counter() - started
-        samples += len(pcm or b"") // 2
+        if pcm:
+            arrivals.append((time.perf_counter() - started, len(pcm) // 2))
     compute = time.perf_counter() - started
-    return {"compute_s": compute, "first_audio_s": first_audio or compute, "samples": samples}
+    return {
+        "compute_s": compute,
+        "first_audio_s": arrivals[0][0],
+        "stall_s": playback_stalls(arrivals, synthesizer.sample_rate),
+        "samples": sum(samples for _, samples in arrivals),
+    }
+
+
+def playback_stalls(arrivals: list[tuple[float, int]], rate: int) -> float:
+    """Silence a listener would hear after the first audio if every chunk were played as soon as it arrives and
+    the previous one has finished: the gaps where playback waits for computation."""
+    playing_until, stalls = arrivals[0][0], 0.0
+    for arrival, samples in arrivals:
+        stalls += max(0.0, arrival - playing_until)
+        playing_until = max(playing_until, arrival) + samples / rate
+    return stalls
 
 
 def measure(arguments: argparse.Namespace) -> dict[str, Any]:
@@ -138,6 +156,7 @@ def measure(arguments: argparse.Namespace) -> dict[str, Any]:
         threads=arguments.threads,
         seed=0,
     )
+    options = replace(options, **tuning_overrides(arguments))
     started = time.perf_counter()
     synthesizer = Synthesizer.load(arguments.model_dir, options)
     load_s = time.perf_counter() - started
@@ -175,6 +194,7 @@ def measure(arguments: argparse.Namespace) -> dict[str, Any]:
         "audio_s": round(audio_s, 3),
         "rtf": round(figures["compute_s"] / audio_s, 3),
         "first_audio_s": round(figures["first_audio_s"], 3),
+        "stall_s": round(figures["stall_s"], 3),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "load_s": round(load_s, 3),
         "model_written_s": round(build_s, 1),
@@ -184,6 +204,19 @@ def measure(arguments: argparse.Namespace) -> dict[str, Any]:
         "cpu": cpu_name(),
         "loadavg": round(os.getloadavg()[0], 2),
     }
+
+
+def tuning_overrides(arguments: argparse.Namespace) -> dict[str, Any]:
+    """SynthesisOptions fields given on the command line (for tuning experiments)."""
+    from wyoming_cosyvoice.model.token2wav import ChunkSchedule
+
+    overrides: dict[str, Any] = {}
+    if arguments.schedule:
+        first, hop, growth, longest = arguments.schedule.split(",")
+        overrides["schedule"] = ChunkSchedule(int(first), int(hop), float(growth), int(longest))
+    if arguments.llm_tokens_per_step:
+        overrides["llm_tokens_per_step"] = arguments.llm_tokens_per_step
+    return overrides
 
 
 def describe_schedule(schedule: Any) -> str:
