@@ -35,8 +35,11 @@ _LOGGER = logging.getLogger(__name__)
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
 PCM_FULL_SCALE = 32767
 MIN_SPEED, MAX_SPEED = 0.5, 2.0  # speaking rates (mel stretched or squeezed before the vocoder)
-EARLY_AUDIO_SCHEDULE = ChunkSchedule(first_hop=25, hop=50, growth=2.0, max_hop=100)
-"""Chunks of 25 new tokens first (0.5 s of speech: early audio), then 50, then 100 (less overlap recomputed)."""
+EARLY_AUDIO_SCHEDULE = ChunkSchedule(first_hop=23, hop=50, growth=2.0, max_hop=200)
+"""First chunk as early as the seams allow (23 new + 20 overlap tokens), then hops of 50, 100, 200 tokens: every
+flow call also streams the weights once and recomputes the overlap, so fewer, longer chunks cost less in total
+(measured with bench_pipeline: first audio −0.1 s against a first hop of 25, flow −9 % on 500 tokens against a
+longest hop of 100)."""
 
 
 @dataclass(frozen=True)
