@@ -196,8 +196,8 @@ def test_speed_changes_the_streamed_length(parity_model, speed: float) -> None:
 
 
 def test_every_step_is_a_bounded_piece_of_work(parity_model) -> None:
-    """One `next()` runs at most `llm_tokens_per_step` decode steps (plus the prefix pass when a sentence
-    starts), or one flow call and one vocoder call — never both kinds."""
+    """One `next()` runs at most `llm_tokens_per_step` LLM passes (the prefix pass gives the first token), or one
+    flow call and one vocoder call — never both kinds; the LLM stops as soon as a chunk is decodable."""
     synthesizer = make_synthesizer(parity_model, fixed_token_count=160, flow_steps=2, llm_tokens_per_step=3)
     work = synthesizer.synthesize_segments(
         SegmentFeed([SENTENCE, SENTENCE], closed=True), SPEAKER, 1.0, threading.Event()
@@ -210,6 +210,8 @@ def test_every_step_is_a_bounded_piece_of_work(parity_model) -> None:
             except StopIteration:
                 break
         steps.append((dict(calls), bool(pcm)))
+    first_chunk = next(index for index, (calls, _) in enumerate(steps) if calls["flow"])
+    assert sum(calls["llm"] for calls, _ in steps[:first_chunk]) == 43  # exactly the first window, not a step more
     llm_steps = [calls["llm"] for calls, _ in steps if calls["llm"]]
     chunk_steps = [calls for calls, audio in steps if calls["flow"]]
     assert max(llm_steps) == 3 and sum(llm_steps) == 2 * 160  # the prefix pass, then one per new token

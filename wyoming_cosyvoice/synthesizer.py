@@ -234,20 +234,18 @@ class Synthesizer:
         return _Utterance(tokens, wave)
 
     def _generate_tokens(self, utterance: _Utterance) -> None:
-        """Run up to `llm_tokens_per_step` decode steps; end the utterance's tokens when the LLM stops."""
+        """Run up to `llm_tokens_per_step` decode steps, fewer when a chunk becomes decodable (so its audio is
+        not delayed by tokens it does not need); end the utterance's tokens when the LLM stops."""
         assert utterance.tokens is not None
-        new: list[int] = []
-        for token in utterance.tokens:
-            new.append(token)
-            if len(new) == self.options.llm_tokens_per_step:
-                break
-        else:
-            utterance.tokens = None
-        utterance.wave.add_tokens(new)
-        utterance.token_count += len(new)
-        if utterance.tokens is None:
-            utterance.wave.end_tokens()
-            _LOGGER.debug("Sentence of %d speech tokens generated", utterance.token_count)
+        wave = utterance.wave
+        for step, token in enumerate(utterance.tokens, start=1):
+            wave.add_tokens((token,))
+            utterance.token_count += 1
+            if step == self.options.llm_tokens_per_step or wave.chunk_ready:
+                return
+        utterance.tokens = None
+        wave.end_tokens()
+        _LOGGER.debug("Sentence of %d speech tokens generated", utterance.token_count)
 
     def _decode_chunk(self, utterance: _Utterance) -> bytes:
         return to_pcm(utterance.wave.decode_chunk().speech)
