@@ -317,6 +317,14 @@ def test_text_becomes_finite_reproducible_speech(parity_model) -> None:
     assert len(samples) > 22050 // 2 and samples.abs().max() > 0 and first == again
 
 
+def test_warm_up_runs_every_network_once_and_keeps_the_options(parity_model) -> None:
+    synthesizer = make_synthesizer(parity_model, seed=None, fixed_token_count=None)
+    options = synthesizer.options
+    with model_calls(parity_model) as calls:
+        synthesizer.warm_up()
+    assert calls == {"llm": 10, "flow": 1, "hift": 1} and synthesizer.options is options
+
+
 # -- bad requests ----------------------------------------------------------------------------------------------
 def test_unknown_speaker_is_refused_before_any_work(parity_model) -> None:
     synthesizer = make_synthesizer(parity_model)

@@ -34,6 +34,7 @@ _LOGGER = logging.getLogger(__name__)
 
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
 PCM_FULL_SCALE = 32767
+WARM_UP_TOKENS = 10  # one short final chunk: every weight of the three networks is used once
 MIN_SPEED, MAX_SPEED = 0.5, 2.0  # speaking rates (mel stretched or squeezed before the vocoder)
 EARLY_AUDIO_SCHEDULE = ChunkSchedule(first_hop=23, hop=50, growth=2.0, max_hop=200)
 """First chunk as early as the seams allow (23 new + 20 overlap tokens), then hops of 50, 100, 200 tokens: every
@@ -128,6 +129,7 @@ class _Utterance:
 
     tokens: Iterator[int] | None
     wave: TokenToWave
+    tokens_per_step: int
     token_count: int = 0
 
 
@@ -192,12 +194,26 @@ class Synthesizer:
             known = ", ".join(sorted(self.model.speakers))
             raise ValueError(f"unknown speaker {speaker!r}; the model has: {known}")
         check_speed(speed)
-        return self._pipeline(feed, self.model.speakers[speaker], speed, cancel)
+        return self._pipeline(feed, self.model.speakers[speaker], speed, cancel, self.options)
+
+    def warm_up(self) -> None:
+        """Run one tiny synthesis, so the first request does not pay for first-touch reads of the memory-mapped
+        weights, kernel selection and one-time caches (about 4 s at full size on the benchmark machine)."""
+        options = replace(self.options, fixed_token_count=WARM_UP_TOKENS, seed=0)
+        feed = SegmentFeed([Segment("warm up", self.frontend.tokenize("warm up"))], closed=True)
+        embedding = next(iter(self.model.speakers.values()))
+        for _ in self._pipeline(feed, embedding, 1.0, threading.Event(), options):
+            pass
 
     def _pipeline(
-        self, feed: SegmentFeed, embedding: torch.Tensor, speed: float, cancel: threading.Event
+        self,
+        feed: SegmentFeed,
+        embedding: torch.Tensor,
+        speed: float,
+        cancel: threading.Event,
+        options: SynthesisOptions,
     ) -> Iterator[bytes | None]:
-        generator = None if self.options.seed is None else torch.Generator().manual_seed(self.options.seed)
+        generator = None if options.seed is None else torch.Generator().manual_seed(options.seed)
         utterance: _Utterance | None = None  # the segment on its way to audio; the next one starts after it
         while not cancel.is_set():
             if utterance is not None and utterance.wave.chunk_ready:
@@ -206,7 +222,7 @@ class Synthesizer:
                 self._generate_tokens(utterance)
                 yield b""
             elif (segment := feed.take()) is not None:
-                utterance = self._start_utterance(segment, embedding, speed, generator)
+                utterance = self._start_utterance(segment, embedding, speed, generator, options)
             elif feed.exhausted:
                 return
             else:
@@ -214,9 +230,13 @@ class Synthesizer:
                 yield None  # waiting for streamed text
 
     def _start_utterance(
-        self, segment: Segment, embedding: torch.Tensor, speed: float, generator: torch.Generator | None
+        self,
+        segment: Segment,
+        embedding: torch.Tensor,
+        speed: float,
+        generator: torch.Generator | None,
+        options: SynthesisOptions,
     ) -> _Utterance:
-        options = self.options
         text_ids = torch.tensor([segment.token_ids], dtype=torch.int64)
         count = options.fixed_token_count
         limits = None if count is None else (count, count)
@@ -231,7 +251,7 @@ class Synthesizer:
             speed=speed,
             generator=generator,
         )
-        return _Utterance(tokens, wave)
+        return _Utterance(tokens, wave, options.llm_tokens_per_step)
 
     def _generate_tokens(self, utterance: _Utterance) -> None:
         """Run up to `llm_tokens_per_step` decode steps, fewer when a chunk becomes decodable (so its audio is
@@ -241,7 +261,7 @@ class Synthesizer:
         for step, token in enumerate(utterance.tokens, start=1):
             wave.add_tokens((token,))
             utterance.token_count += 1
-            if step == self.options.llm_tokens_per_step or wave.chunk_ready:
+            if step == utterance.tokens_per_step or wave.chunk_ready:
                 return
         utterance.tokens = None
         wave.end_tokens()
