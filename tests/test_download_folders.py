@@ -11,6 +11,7 @@ import pytest
 
 from wyoming_cosyvoice.download import ModelNotFoundError, resolve_model_dir
 from wyoming_cosyvoice.model_store.folders import (
+    LITE_FILES,
     MODEL_FOLDER_NAME,
     OFFICIAL_FILES,
     model_folders_in,
@@ -38,11 +39,14 @@ def official_folder(parity_dir: Path, folder: Path) -> Path:
 
 
 def lite_pack(folder: Path) -> Path:
-    """A folder marked as a lite pack by its manifest (the layout convert.py writes)."""
+    """A folder marked as a lite pack by its manifest, with the pack's file names (content: placeholders)."""
     folder.mkdir(parents=True)
-    (folder / "weights.safetensors").write_bytes(b"x" * 100)
-    entry = file_digests(folder / "weights.safetensors")
-    write_manifest(folder, Manifest(FORMAT_LITE, {"weights.safetensors": FileEntry(entry.size, entry.sha256)}))
+    entries = {}
+    for name in LITE_FILES:
+        (folder / name).write_bytes(b"x" * 100)
+        digests = file_digests(folder / name)
+        entries[name] = FileEntry(digests.size, digests.sha256)
+    write_manifest(folder, Manifest(FORMAT_LITE, entries))
     return folder
 
 
@@ -92,18 +96,18 @@ def test_the_download_dirs_model_is_found_also_when_it_is_a_data_dir(parity_dir:
 
 def test_a_lite_pack_with_a_wrong_size_is_not_used(tmp_path: Path) -> None:
     lite = lite_pack(tmp_path / "lite")
-    (lite / "weights.safetensors").write_bytes(b"x" * 99)
+    (lite / "flow.safetensors").write_bytes(b"x" * 99)
 
-    with pytest.raises(ModelNotFoundError, match="weights.safetensors: 99 bytes, the manifest says 100"):
+    with pytest.raises(ModelNotFoundError, match="flow.safetensors: 99 bytes, the manifest says 100"):
         resolve_offline([lite], tmp_path)
 
 
 def test_verify_rehashes_and_finds_a_changed_byte(tmp_path: Path) -> None:
     lite = lite_pack(tmp_path / "lite")
-    (lite / "weights.safetensors").write_bytes(b"x" * 99 + b"y")
+    (lite / "flow.safetensors").write_bytes(b"x" * 99 + b"y")
 
     assert resolve_offline([lite], tmp_path) == lite  # same size: the cheap check passes
-    with pytest.raises(ModelNotFoundError, match="weights.safetensors: SHA-256"):
+    with pytest.raises(ModelNotFoundError, match="flow.safetensors: SHA-256"):
         resolve_offline([lite], tmp_path, verify=True)
 
 

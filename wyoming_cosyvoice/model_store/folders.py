@@ -13,6 +13,10 @@ from .manifest import FORMAT_LITE, FORMAT_OFFICIAL, MANIFEST_NAME, FileProblem, 
 
 MODEL_FOLDER_NAME = "CosyVoice-300M-SFT"
 OFFICIAL_FILES = ("cosyvoice.yaml", "llm.pt", "flow.pt", "hift.pt", "spk2info.pt")
+LITE_CONFIG_FILE = "config.yaml"
+LITE_SPEAKERS_FILE = "speakers.json"
+LITE_WEIGHT_FILES = {"llm": "llm.safetensors", "flow": "flow.safetensors", "hift": "hift.safetensors"}
+LITE_FILES = (LITE_CONFIG_FILE, *LITE_WEIGHT_FILES.values(), LITE_SPEAKERS_FILE)
 STAGING_SUFFIX = ".partial"
 
 
@@ -40,10 +44,9 @@ class ModelFolder:
         if self.manifest is None:
             return _official_files_problems(self.path)
         problems = self.manifest.digest_problems(self.path) if verify else self.manifest.size_problems(self.path)
-        if self.manifest.format == FORMAT_OFFICIAL:
-            unlisted = [name for name in OFFICIAL_FILES if name not in self.manifest.files]
-            problems += [FileProblem(name, "not listed in the manifest") for name in unlisted]
-        return problems
+        required = LITE_FILES if self.manifest.format == FORMAT_LITE else OFFICIAL_FILES
+        unlisted = [name for name in required if name not in self.manifest.files]
+        return problems + [FileProblem(name, "not listed in the manifest") for name in unlisted]
 
 
 def _official_files_problems(folder: Path) -> list[FileProblem]:
@@ -68,6 +71,18 @@ def open_model_folder(path: Path) -> ModelFolder | None:
     if manifest is None and not (path / OFFICIAL_FILES[0]).exists():
         return None
     return ModelFolder(path, manifest)
+
+
+def is_lite_pack(path: Path) -> bool:
+    """True when `path` holds a lite pack: its manifest says so, or (no readable manifest) it has the pack's
+    config file and not the official one."""
+    try:
+        manifest = read_manifest(path)
+    except ManifestError:
+        manifest = None
+    if manifest is not None:
+        return manifest.format == FORMAT_LITE
+    return (path / LITE_CONFIG_FILE).is_file() and not (path / OFFICIAL_FILES[0]).exists()
 
 
 def model_folders_in(data_dir: Path) -> list[ModelFolder]:

@@ -50,7 +50,7 @@ class Installer:
 
     def install(self) -> Path:
         self.target.parent.mkdir(parents=True, exist_ok=True)
-        with _folder_lock(self.target.parent):
+        with folder_lock(self.target.parent):
             remote = self.source.lookup(OFFICIAL_FILES)
             staging = self._prepare_staging()
             try:
@@ -147,8 +147,13 @@ class Installer:
         entries = {name: FileEntry(size=d.size, sha256=d.sha256) for name, d in digests.items()}
         self.source.clean(staging)
         write_manifest(staging, Manifest(FORMAT_OFFICIAL, entries, source=remote.provenance))
-        os.rename(staging, self.target)
-        _sync_folder(self.target.parent)
+        publish_folder(staging, self.target)
+
+
+def publish_folder(staging: Path, target: Path) -> None:
+    """The single rename that makes a complete folder appear under its final name, made durable."""
+    os.rename(staging, target)
+    _sync_folder(target.parent)
 
 
 def _merge_into(old: Path, staging: Path) -> None:
@@ -171,7 +176,7 @@ def _remove_if_empty(folder: Path) -> None:
 
 
 @contextmanager
-def _folder_lock(folder: Path) -> Iterator[None]:
+def folder_lock(folder: Path) -> Iterator[None]:
     """An exclusive lock on the folder itself (no lock file left behind); waits for another installer."""
     descriptor = os.open(folder, os.O_RDONLY)
     try:
