@@ -48,6 +48,7 @@ class ServerProcess:
             "--uri", f"tcp://{self.host}:{self.port}",
             "--data-dir", str(PARITY_DIR),
             "--debug",
+            "--seed", "7",  # same text and voice → same speech tokens: audio lengths comparable across speeds
             *options,
         ]  # fmt: skip
         with log_path.open("wb") as log:

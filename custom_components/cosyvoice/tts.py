@@ -63,6 +63,15 @@ class CosyVoiceTtsEntity(TextToSpeechEntity):
             entry_type=DeviceEntryType.SERVICE,
         )
 
+    @property
+    def default_options(self) -> dict[str, Any]:
+        """The entry's defaults. Home Assistant merges them into each call's options before keying its audio
+        cache, so changing them in the options flow is never answered from audio cached under the old ones."""
+        defaults: dict[str, Any] = {ATTR_SPEED: self._default_speed}
+        if self._default_voice != VOICE_BY_LANGUAGE:
+            defaults[ATTR_VOICE] = self._default_voice
+        return defaults
+
     @callback
     def async_get_supported_voices(self, language: str) -> list[Voice] | None:
         return self._catalog.voices(language)
@@ -101,11 +110,11 @@ class CosyVoiceTtsEntity(TextToSpeechEntity):
             raise HomeAssistantError(str(err)) from err
 
     def _speech_request(self, language: str, options: dict[str, Any]) -> SpeechRequest:
-        """The call's options over the entry's defaults. The default voice applies to its own languages; for
-        any other language the server picks its best voice."""
+        """The call's options (Home Assistant merged `default_options` into them). The default voice applies to
+        its own languages; for any other language the server picks its best voice."""
         voice = options.get(ATTR_VOICE)
-        if voice is None and self._catalog.speaks(self._default_voice, language):
-            voice = self._default_voice
+        if voice == self._default_voice and not self._catalog.speaks(voice, language):
+            voice = None
         speed = options.get(ATTR_SPEED, self._default_speed)
         try:
             speed = float(speed)
