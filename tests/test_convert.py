@@ -185,31 +185,31 @@ def test_speakers_and_config_are_plain_json_and_yaml(packs) -> None:
 
 
 # -- atomic writing and refusals ---------------------------------------------------------------------------------
-def _limit_file_size(limit: int, *, kill: bool):
-    def set_limit() -> None:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+FILE_SIZE_LIMIT = 256 * 1024  # above config.yaml and speakers.json, below llm.safetensors
 
-    environment = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+
+def convert_with_file_size_limit(source: Path, destination: Path, *, kill: bool) -> subprocess.CompletedProcess[str]:
+    """`convert` in a child process that may write no file beyond FILE_SIZE_LIMIT bytes (RLIMIT_FSIZE)."""
     if kill:  # Python ignores SIGXFSZ; restored, the kernel kills the process in the middle of a write
         command = "import signal, sys; signal.signal(signal.SIGXFSZ, signal.SIG_DFL); "
-    else:  # ignored: the write fails with EFBIG, like a full disk
+    else:  # ignored: the write fails with EFBIG, as on a full disk
         command = "import sys; "
     command += "from wyoming_cosyvoice.__main__ import main; sys.exit(main(sys.argv[1:]))"
-    return [sys.executable, "-c", command], set_limit, environment
+    return subprocess.run(
+        [sys.executable, "-c", command, "convert", str(source), str(destination), "--precision", "fp32"],
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_SIZE_LIMIT, FILE_SIZE_LIMIT)),
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def test_a_conversion_killed_mid_write_leaves_no_model_folder(parity_dir: Path, tmp_path: Path) -> None:
     destination = tmp_path / "out" / "pack"
-    command, limit, environment = _limit_file_size(256 * 1024, kill=True)
-    killed = subprocess.run(
-        [*command, "convert", str(parity_dir), str(destination), "--precision", "fp32"],
-        preexec_fn=limit,
-        env=environment,
-        cwd=REPO_ROOT,
-        capture_output=True,
-        timeout=300,
-        check=False,
-    )
+    killed = convert_with_file_size_limit(parity_dir, destination, kill=True)
     assert killed.returncode == -signal.SIGXFSZ
     leftover = staging_folder(destination)
     assert not destination.exists() and leftover.is_dir() and any(leftover.iterdir())  # killed half-way
@@ -219,21 +219,10 @@ def test_a_conversion_killed_mid_write_leaves_no_model_folder(parity_dir: Path, 
     assert not leftover.exists() and open_model_folder(destination).problems(verify=True) == []
 
 
-def test_a_full_disk_is_reported_and_cleaned_up(parity_dir: Path, tmp_path: Path) -> None:
-    destination = tmp_path / "pack"
-    command, limit, environment = _limit_file_size(256 * 1024, kill=False)
-    failed = subprocess.run(
-        [*command, "convert", str(parity_dir), str(destination), "--precision", "fp32"],
-        preexec_fn=limit,
-        env=environment,
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+def test_a_failed_write_is_reported_and_cleaned_up(parity_dir: Path, tmp_path: Path) -> None:
+    failed = convert_with_file_size_limit(parity_dir, tmp_path / "pack", kill=False)
     assert failed.returncode == 1 and "Traceback" not in failed.stderr
-    assert "llm.safetensors" in failed.stderr or "full" in failed.stderr
+    assert "Cannot write" in failed.stderr and "llm.safetensors" in failed.stderr
     assert sorted(tmp_path.iterdir()) == []
 
 

@@ -48,7 +48,7 @@ from .model_store.folders import (
     open_model_folder,
     staging_folder,
 )
-from .model_store.install import folder_lock, publish_folder
+from .model_store.install import folder_lock, fsync_path, publish_folder
 from .model_store.manifest import FORMAT_LITE, FORMAT_OFFICIAL, FileEntry, Manifest, file_digests, write_manifest
 from .model_store.progress import format_bytes
 
@@ -164,7 +164,7 @@ def _write_network(state: dict[str, Any], network: str, precision: str, path: Pa
     except SafetensorError as error:
         raise ConvertError(f"Cannot write {path}: {error}") from None
     os.chmod(path, _default_file_mode())  # safetensors creates files readable by their owner only
-    _sync_file(path)
+    fsync_path(path)
 
 
 def _default_file_mode() -> int:
@@ -178,14 +178,6 @@ def _write_durably(path: Path, data: bytes) -> None:
         stream.write(data)
         stream.flush()
         os.fsync(stream.fileno())
-
-
-def _sync_file(path: Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 def _manifest_of(staging: Path, provenance: dict[str, str]) -> Manifest:

@@ -15,16 +15,13 @@ from .model_store.errors import ModelNotFoundError
 from .model_store.folders import MODEL_FOLDER_NAME
 from .model_store.resolve import SOURCES, resolve_model_dir
 
-__all__ = ["ModelNotFoundError", "build_parser", "main", "resolve_from_args", "resolve_model_dir"]
+__all__ = ["ModelNotFoundError", "add_source_arguments", "build_parser", "main", "resolve_from_args", "resolve_model_dir"]
 
 DEFAULT_DOWNLOAD_DIR = Path("data")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="wyoming-cosyvoice download",
-        description=f"Download the {MODEL_FOLDER_NAME} model (or check the one already there) and print its folder.",
-    )
+def add_source_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """The options that say where the model comes from (read by `resolve_from_args`); every command has them."""
     parser.add_argument(
         "--data-dir",
         action="append",
@@ -39,6 +36,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model-revision", help="repository revision to download (default: the one we tested)")
     parser.add_argument("--local-files-only", action="store_true", help="never use the network")
     parser.add_argument("--verify", action="store_true", help="re-hash every model file against its manifest")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="wyoming-cosyvoice download",
+        description=f"Download the {MODEL_FOLDER_NAME} model (or check the one already there) and print its folder.",
+    )
+    add_source_arguments(parser)
     parser.add_argument("--debug", action="store_true", help="log debug messages")
     return parser
 

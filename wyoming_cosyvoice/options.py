@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 import logging
 import time
-from pathlib import Path
 
+from .download import ModelNotFoundError, add_source_arguments, resolve_from_args
 from .synthesizer import PRECISIONS, PRESETS, SynthesisOptions, Synthesizer
 
 _LOGGER = logging.getLogger(__name__)
@@ -18,20 +18,7 @@ _LOGGER = logging.getLogger(__name__)
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model")
-    group.add_argument(
-        "--data-dir",
-        action="append",
-        type=Path,
-        default=[],
-        help="a model folder, or a folder holding model folders (repeatable; searched first)",
-    )
-    group.add_argument("--download-dir", type=Path, help="where a downloaded model is kept (default: first --data-dir)")
-    group.add_argument(
-        "--model-source", choices=["huggingface", "modelscope"], default="huggingface", help="where to download from"
-    )
-    group.add_argument("--model-revision", help="repository revision to download (default: the one we tested)")
-    group.add_argument("--local-files-only", action="store_true", help="never use the network")
-    group.add_argument("--verify", action="store_true", help="re-hash every model file against its manifest")
+    add_source_arguments(group)
     group.add_argument("--threads", type=int, help="CPU threads for inference (default: one per core)")
     group.add_argument("--precision", choices=PRECISIONS, default="auto", help="weights precision (default: auto)")
     group.add_argument("--preset", choices=sorted(PRESETS), default="quality", help="quality (default) or fast")
@@ -41,7 +28,6 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 def load_synthesizer(args: argparse.Namespace) -> Synthesizer:
     """Find (or download) the model and load it; exits with a clear message when that fails."""
-    from .download import ModelNotFoundError, resolve_from_args
     from .model.loader import ModelLoadError
 
     started = time.perf_counter()

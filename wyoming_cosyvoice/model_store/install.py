@@ -153,7 +153,7 @@ class Installer:
 def publish_folder(staging: Path, target: Path) -> None:
     """The single rename that makes a complete folder appear under its final name, made durable."""
     os.rename(staging, target)
-    _sync_folder(target.parent)
+    fsync_path(target.parent)
 
 
 def _merge_into(old: Path, staging: Path) -> None:
@@ -190,9 +190,9 @@ def folder_lock(folder: Path) -> Iterator[None]:
         os.close(descriptor)
 
 
-def _sync_folder(folder: Path) -> None:
-    """Make the rename durable before anyone relies on it."""
-    descriptor = os.open(folder, os.O_RDONLY)
+def fsync_path(path: Path) -> None:
+    """Make a file's content, or a folder's entries (e.g. after a rename), durable before anyone relies on them."""
+    descriptor = os.open(path, os.O_RDONLY)
     try:
         os.fsync(descriptor)
     finally:
