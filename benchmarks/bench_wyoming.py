@@ -138,7 +138,7 @@ def server_command(variant: str, port: int, model_dir: Path, bench_python: Path)
 @contextmanager
 def started_server(variant: str, command: list[str], port: int, log_dir: Path) -> Any:
     """Start one server, wait until it accepts connections (timed), stop it afterwards."""
-    from tests.server_process import TcpServer, _wait_for_port
+    from tests.server_process import TcpServer, _wait_for_port, stop_process
 
     log_path = log_dir / f"{variant}.log"
     with log_path.open("wb") as log:
@@ -148,12 +148,7 @@ def started_server(variant: str, command: list[str], port: int, log_dir: Path) -
         _wait_for_port(TcpServer(process, port, log_path))
         yield RunningServer(variant, process, port, time.perf_counter() - started, log_path)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
 
 def measure_request(server: RunningServer, kind: str, text: str, bench_python: Path) -> dict[str, float]:
