@@ -27,6 +27,7 @@ from pathlib import Path
 import torch
 
 from .model.loader import CosyVoiceModel, load_model
+from .model.precision import PrecisionPlan, apply_precision, resolve_precision
 from .model.token2wav import ChunkSchedule, TokenToWave
 from .text import Segment, SentenceStream, TextFrontend
 
@@ -138,7 +139,7 @@ class Synthesizer:
 
     Language-aware only through the frontend (`segments`, `sentence_stream`); the model sees token ids only."""
 
-    def __init__(self, model: CosyVoiceModel, options: SynthesisOptions, plan: object) -> None:
+    def __init__(self, model: CosyVoiceModel, options: SynthesisOptions, plan: PrecisionPlan) -> None:
         self.model = model
         self.options = options
         self.precision = plan
@@ -151,7 +152,9 @@ class Synthesizer:
         if options.threads is not None:
             torch.set_num_threads(options.threads)
         model = load_model(model_dir)
-        plan = "fp32"  # TEMPORARY until model/precision.py lands
+        plan = resolve_precision(options.precision)
+        apply_precision(model, plan)
+        _LOGGER.info("Precision: %s (requested %s)", plan.describe(), options.precision)
         synthesizer = cls(model, options, plan)
         synthesizer.frontend.tokenize("warm up")  # builds the vocabulary now, not during the first request
         return synthesizer

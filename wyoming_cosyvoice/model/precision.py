@@ -12,8 +12,8 @@ Why these choices (measured on the benchmark machine, see benchmarks/README.md):
 - The flow estimator is compute-bound (10 steps × a batch of two): bf16 pays off only where the CPU multiplies bf16
   natively (AVX512-BF16 or AMX-BF16); emulated bf16 (AVX2) is several times slower than fp32. The solver state, the
   flow's token encoder and length regulator stay float32.
-- The vocoder stays float32 unless bf16 is requested explicitly: its convolutions are small and its f0 / source /
-  iSTFT arithmetic needs float32.
+- The vocoder follows the same rule for its convolution stack only: its f0 predictor, harmonic source and (i)STFT
+  stay float32 (phases and magnitudes need the precision).
 
 Conversion works on real and on `meta` tensors alike, so a lite pack's model can be built on `meta`, converted,
 then given its stored (already converted) tensors with `load_state_dict(..., assign=True)`. Converting replaces
@@ -23,6 +23,7 @@ modules and drops the float32 tensors; nothing keeps a float32 copy alive.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -82,7 +83,7 @@ def _onednn_capped() -> bool:
 
 def resolve_precision(requested: str, features: Iterable[str] | None = None) -> PrecisionPlan:
     """The plan for a `--precision` choice. "auto": int8 LLM where the int8 kernels run (x86 with AVX2), bf16 flow
-    only with native bf16 matrix instructions, float32 vocoder. "bf16" / "int8" / "fp32" force every stage that
+    and vocoder only with native bf16 matrix instructions, float32 otherwise. "bf16" / "int8" / "fp32" force every stage that
     supports it (int8 exists for the LLM only; the other stages then stay float32).
     `features` defaults to this machine's `cpu_features()`."""
     if requested not in PRECISION_CHOICES:
@@ -91,17 +92,20 @@ def resolve_precision(requested: str, features: Iterable[str] | None = None) -> 
         available = cpu_features() if features is None else frozenset(features)
         int8 = INT8_FEATURES <= available and INT8_ENGINE in torch.backends.quantized.supported_engines
         bf16 = bool(NATIVE_BF16_FEATURES & available)
-        return PrecisionPlan(llm="int8" if int8 else "fp32", flow="bf16" if bf16 else "fp32", hift="fp32")
+        native_float = "bf16" if bf16 else "fp32"
+        return PrecisionPlan(llm="int8" if int8 else "fp32", flow=native_float, hift=native_float)
     return PrecisionPlan(
         **{stage: requested if requested in allowed else "fp32" for stage, allowed in STAGE_CHOICES.items()}
     )
 
 
 def apply_precision(model: Any, plan: PrecisionPlan) -> None:
-    """Convert a `CosyVoiceModel`'s networks in place to the plan (from whatever precision they are in now)."""
-    convert_llm(model.llm, plan.llm)
-    convert_flow(model.flow, plan.flow)
-    convert_hift(model.hift, plan.hift)
+    """Convert a `CosyVoiceModel`'s networks in place to the plan (from whatever precision they are in now).
+    The new tensors are ordinary ones even when called in inference mode (the vocoder folds its weights in place)."""
+    with torch.inference_mode(False), torch.no_grad():
+        convert_llm(model.llm, plan.llm)
+        convert_flow(model.flow, plan.flow)
+        convert_hift(model.hift, plan.hift)
     if hasattr(model, "precision"):
         model.precision = plan
 
@@ -120,16 +124,24 @@ def convert_llm(llm: TransformerLM, precision: str) -> None:
 def convert_flow(flow: FlowModel, precision: str) -> None:
     """The flow-matching estimator (the U-Net the solver calls 2 × steps times) in the stage's float type; the
     speaker projection, token encoder and length regulator stay float32."""
-    flow.float()
+    _float32_except(flow, [flow.decoder])
     flow.decoder.estimator.to(_DTYPES[precision])
 
 
 def convert_hift(hift: HiFTVocoder, precision: str) -> None:
     """bf16: the vocoder's convolution stack computes in bf16 (inputs cast on entry, outputs back to float32);
     the f0 predictor, harmonic source and (i)STFT stay float32."""
-    hift.float()
-    for module in _vocoder_convolution_stack(hift):
+    stack = _vocoder_convolution_stack(hift)
+    _float32_except(hift, [*stack, hift.ups, hift.source_downs, hift.source_resblocks, hift.resblocks])
+    for module in stack:
         _BFloat16Island.set(module, precision == "bf16")
+
+
+def _float32_except(root: nn.Module, kept: list[nn.Module]) -> None:
+    """Every child module of `root` but those in `kept` in float32 (tensors already float32 are not copied)."""
+    for child in root.children():
+        if not any(child is module for module in kept):
+            child.float()
 
 
 def _vocoder_convolution_stack(hift: HiFTVocoder) -> list[nn.Module]:
@@ -258,7 +270,9 @@ class Int8Linear(nn.Module):
 def _pack(weight: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor | None) -> Any:
     """FBGEMM's packed form of a per-channel quantised weight (made under the FBGEMM engine whatever is global)."""
     zero_points = torch.zeros(weight.shape[0], dtype=torch.int64)
-    quantised = torch._make_per_channel_quantized_tensor(weight, scale.double(), zero_points, 0)
+    with warnings.catch_warnings():  # quantised tensor types are deprecated; the kernel is the fastest there is
+        warnings.simplefilter("ignore", UserWarning)
+        quantised = torch._make_per_channel_quantized_tensor(weight, scale.double(), zero_points, 0)
     previous = torch.backends.quantized.engine
     torch.backends.quantized.engine = INT8_ENGINE
     try:
