@@ -22,10 +22,12 @@ modules and drops the float32 tensors; nothing keeps a float32 copy alive.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -101,47 +103,74 @@ def resolve_precision(requested: str, features: Iterable[str] | None = None) -> 
 
 def apply_precision(model: Any, plan: PrecisionPlan) -> None:
     """Convert a `CosyVoiceModel`'s networks in place to the plan (from whatever precision they are in now).
-    The new tensors are ordinary ones even when called in inference mode (the vocoder folds its weights in place)."""
+
+    Module by module: each replaced tensor is dropped right away and, when it was read from a memory-mapped file,
+    its resident pages are handed back to the system, so converting a float32 checkpoint never holds it all in
+    memory next to the converted copy. The new tensors are ordinary ones even when called in inference mode (the
+    vocoder folds its weights in place)."""
+    pages = MappedPages()
     with torch.inference_mode(False), torch.no_grad():
-        convert_llm(model.llm, plan.llm)
-        convert_flow(model.flow, plan.flow)
-        convert_hift(model.hift, plan.hift)
+        _convert_llm(model.llm, plan.llm, pages)
+        _convert_flow(model.flow, plan.flow, pages)
+        _convert_hift(model.hift, plan.hift, pages)
     if hasattr(model, "precision"):
         model.precision = plan
 
 
-def convert_llm(llm: TransformerLM, precision: str) -> None:
+def _convert_llm(llm: TransformerLM, precision: str, pages: MappedPages) -> None:
     """int8: every linear layer except the speaker projection becomes an `Int8Linear`, the rest float32;
     bf16 / fp32: every tensor in that float type (int8 layers dequantised back to `nn.Linear`)."""
     if precision == "int8":
-        llm.float()
-        _replace_linears(llm, Int8Linear.from_linear, skip=LLM_FLOAT_LINEARS)
+        _cast(llm, torch.float32, pages)
+        _replace_linears(llm, pages, skip=LLM_FLOAT_LINEARS)
     else:
         _replace_int8(llm)
-        llm.to(_DTYPES[precision])
+        _cast(llm, _DTYPES[precision], pages)
 
 
-def convert_flow(flow: FlowModel, precision: str) -> None:
+def _convert_flow(flow: FlowModel, precision: str, pages: MappedPages) -> None:
     """The flow-matching estimator (the U-Net the solver calls 2 × steps times) in the stage's float type; the
     speaker projection, token encoder and length regulator stay float32."""
-    _float32_except(flow, [flow.decoder])
-    flow.decoder.estimator.to(_DTYPES[precision])
+    for child in flow.children():
+        if child is not flow.decoder:
+            _cast(child, torch.float32, pages)
+    _cast(flow.decoder.estimator, _DTYPES[precision], pages)
 
 
-def convert_hift(hift: HiFTVocoder, precision: str) -> None:
+def _convert_hift(hift: HiFTVocoder, precision: str, pages: MappedPages) -> None:
     """bf16: the vocoder's convolution stack computes in bf16 (inputs cast on entry, outputs back to float32);
     the f0 predictor, harmonic source and (i)STFT stay float32."""
     stack = _vocoder_convolution_stack(hift)
-    _float32_except(hift, [*stack, hift.ups, hift.source_downs, hift.source_resblocks, hift.resblocks])
+    for child in (hift.m_source, hift.f0_predictor):
+        _cast(child, torch.float32, pages)
     for module in stack:
+        _cast(module, _DTYPES[precision], pages)
         _BFloat16Island.set(module, precision == "bf16")
 
 
-def _float32_except(root: nn.Module, kept: list[nn.Module]) -> None:
-    """Every child module of `root` but those in `kept` in float32 (tensors already float32 are not copied)."""
-    for child in root.children():
-        if not any(child is module for module in kept):
-            child.float()
+def _cast(root: nn.Module, dtype: torch.dtype, pages: MappedPages) -> None:
+    """Every floating-point tensor under `root` in `dtype`, one module at a time (tensors already in `dtype` are
+    kept as they are); the replaced tensors' mapped pages are released as soon as their module is done."""
+
+    def convert(tensor: torch.Tensor) -> torch.Tensor:
+        return tensor.to(dtype) if tensor.is_floating_point() else tensor
+
+    for module in root.modules():
+        before = _own_spans(module)  # parameters keep their identity and get new data: remember the old bytes
+        module._apply(convert, recurse=False)
+        kept = {start for start, _ in _own_spans(module)}
+        pages.release(span for span in before if span[0] not in kept)
+
+
+def _own_spans(module: nn.Module) -> list[tuple[int, int]]:
+    """(first byte, end) of each tensor held by the module itself (not its children)."""
+    tensors = (*module.parameters(recurse=False), *module.buffers(recurse=False))
+    return [_span(tensor) for tensor in tensors if tensor.device.type == "cpu" and not tensor.is_meta]
+
+
+def _span(tensor: torch.Tensor) -> tuple[int, int]:
+    start = tensor.data_ptr()
+    return start, start + tensor.numel() * tensor.element_size()
 
 
 def _vocoder_convolution_stack(hift: HiFTVocoder) -> list[nn.Module]:
@@ -149,20 +178,17 @@ def _vocoder_convolution_stack(hift: HiFTVocoder) -> list[nn.Module]:
 
 
 class _BFloat16Island:
-    """Runs one module in bf16 inside a float32 network: weights stored in bf16, its input cast on entry and its
-    output cast back to float32 (forward hooks; the module's code is unchanged)."""
+    """Runs one module (its weights already in bf16) inside a float32 network: its input cast to bf16 on entry and
+    its output back to float32 (forward hooks; the module's code is unchanged)."""
 
     HOOKS = "_bf16_island_hooks"
 
     @classmethod
     def set(cls, module: nn.Module, enabled: bool) -> None:
-        for handle in getattr(module, cls.HOOKS, ()):
+        for handle in module.__dict__.pop(cls.HOOKS, ()):
             handle.remove()
         if not enabled:
-            module.__dict__.pop(cls.HOOKS, None)
-            module.float()
             return
-        module.to(torch.bfloat16)
         module.__dict__[cls.HOOKS] = (
             module.register_forward_pre_hook(cls._cast_input),
             module.register_forward_hook(cls._cast_output),
@@ -179,14 +205,16 @@ class _BFloat16Island:
         return output.float() if torch.is_tensor(output) else output
 
 
-def _replace_linears(root: nn.Module, convert: Any, skip: tuple[str, ...] = ()) -> None:
+def _replace_linears(root: nn.Module, pages: MappedPages, skip: tuple[str, ...] = ()) -> None:
+    """Every `nn.Linear` under `root` (but the children named in `skip`) → `Int8Linear`."""
     for name, child in list(root.named_children()):
         if name in skip:
             continue
         if type(child) is nn.Linear:
-            setattr(root, name, convert(child))
+            setattr(root, name, Int8Linear.from_linear(child))
+            pages.release(_own_spans(child))
         else:
-            _replace_linears(child, convert)
+            _replace_linears(child, pages)
 
 
 def _replace_int8(root: nn.Module) -> None:
@@ -197,23 +225,64 @@ def _replace_int8(root: nn.Module) -> None:
             _replace_int8(child)
 
 
+class MappedPages:
+    """Hands back to the system the resident pages of tensors that were read from a memory-mapped file.
+
+    Linux only (elsewhere it does nothing). Only whole pages inside the tensor's own bytes, and only where
+    /proc/self/maps shows a private file mapping, are released (madvise MADV_DONTNEED): the mapping stays valid and
+    a later read of those bytes loads them from the file again, so releasing a tensor still in use costs a re-read,
+    never its values. Anonymous memory (tensors computed or copied in memory) is never touched."""
+
+    DONTNEED = 4  # MADV_DONTNEED
+
+    def __init__(self) -> None:
+        self._files = _private_file_mappings()
+        self._page = os.sysconf("SC_PAGE_SIZE") if self._files else 0
+        self._madvise = ctypes.CDLL(None, use_errno=True).madvise if self._files else None
+
+    def release(self, spans: Iterable[tuple[int, int]]) -> None:
+        """Release the whole pages inside each (first byte, end) span that lies in a private file mapping."""
+        for start, end in spans:
+            first = -(-start // self._page) * self._page if self._page else 0
+            last = end // self._page * self._page if self._page else 0
+            if last > first and any(low <= start and end <= high for low, high in self._files):
+                self._madvise(ctypes.c_void_p(first), ctypes.c_size_t(last - first), self.DONTNEED)
+
+
+def _private_file_mappings() -> list[tuple[int, int]]:
+    """Address ranges of this process's private mappings of regular files (empty where /proc is unavailable)."""
+    try:
+        lines = Path("/proc/self/maps").read_text().splitlines()
+    except OSError:
+        return []
+    ranges = []
+    for line in lines:
+        fields = line.split(maxsplit=5)
+        if len(fields) == 6 and fields[1].endswith("p") and fields[5].startswith("/") and fields[4] != "0":
+            low, high = (int(address, 16) for address in fields[0].split("-"))
+            ranges.append((low, high))
+    return ranges
+
+
 class Int8Linear(nn.Module):
     """A linear layer with int8 weights: y = (x · qᵀ) · scale + bias, q int8 [out, in], scale float32 [out].
 
     Responsibilities: quantising an `nn.Linear` (symmetric, per output channel), holding only plain tensors
     (`weight`, `scale`, `bias`: what a state dict and safetensors store), and computing with the FBGEMM dynamically
-    quantised kernel, whose packed weight is derived from those tensors on the first forward pass and dropped
-    whenever they are replaced (loading, moving). Without FBGEMM it multiplies with the dequantised weight."""
+    quantised kernel. The kernel's packed weight is derived from `weight` on the first forward pass; from then on
+    the packed form is the only copy in memory (`weight` becomes a `meta` placeholder of the same shape, and is
+    unpacked again — exactly — for a state dict, for loading into it, or for moving it). Loading or moving drops
+    the packed form. Without FBGEMM it multiplies with the dequantised weight."""
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, device: Any = None) -> None:
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
         self.weight = nn.Parameter(
-            torch.zeros(out_features, in_features, dtype=torch.int8, device=device), requires_grad=False
+            torch.empty(out_features, in_features, dtype=torch.int8, device=device), requires_grad=False
         )
-        self.scale = nn.Parameter(torch.ones(out_features, dtype=torch.float32, device=device), requires_grad=False)
+        self.scale = nn.Parameter(torch.empty(out_features, dtype=torch.float32, device=device), requires_grad=False)
         self.bias = (
-            nn.Parameter(torch.zeros(out_features, dtype=torch.float32, device=device), requires_grad=False)
+            nn.Parameter(torch.empty(out_features, dtype=torch.float32, device=device), requires_grad=False)
             if bias
             else None
         )
@@ -224,8 +293,9 @@ class Int8Linear(nn.Module):
         """Quantise a linear layer (works on `meta` tensors too: then only the layout is produced)."""
         weight = linear.weight.detach().float()
         layer = cls(linear.in_features, linear.out_features, linear.bias is not None, device=weight.device)
-        scale = weight.abs().amax(dim=1).clamp(min=torch.finfo(torch.float32).tiny) / INT8_MAX
-        layer.weight.data = torch.round(weight / scale.unsqueeze(1)).clamp(-INT8_MAX, INT8_MAX).to(torch.int8)
+        peak = torch.linalg.vector_norm(weight, float("inf"), dim=1)
+        scale = peak.clamp(min=torch.finfo(torch.float32).tiny) / INT8_MAX
+        layer.weight.data = torch.div(weight, scale.unsqueeze(1)).round_().to(torch.int8)  # |w / scale| ≤ 127
         layer.scale.data = scale
         if linear.bias is not None:
             layer.bias.data = linear.bias.detach().float().clone()
@@ -240,7 +310,15 @@ class Int8Linear(nn.Module):
         return linear.requires_grad_(False)
 
     def dequantised(self) -> torch.Tensor:
-        return self.weight.float() * self.scale.unsqueeze(1)
+        return self.plain_weight().float() * self.scale.unsqueeze(1)
+
+    def plain_weight(self) -> torch.Tensor:
+        """The int8 weight [out, in] (unpacked from the kernel's form when only that is held)."""
+        if self._packed is None or not self.weight.is_meta:
+            return self.weight
+        with torch.inference_mode(False):  # an ordinary tensor: loading may write into it
+            quantised, _ = torch.ops.quantized.linear_unpack(self._packed)
+            return quantised.int_repr()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         packed = self._packed_weight()
@@ -253,15 +331,28 @@ class Int8Linear(nn.Module):
     def _packed_weight(self) -> Any:
         if self._packed is None and INT8_ENGINE in torch.backends.quantized.supported_engines:
             self._packed = _pack(self.weight, self.scale, self.bias)
+            held = _span(self.weight)
+            self.weight = nn.Parameter(torch.empty_like(self.weight, device="meta"), requires_grad=False)
+            MappedPages().release([held])  # a weight read from a file: its pages (gone already if it was in memory)
         return self._packed
 
-    def _apply(self, fn: Any, recurse: bool = True) -> Int8Linear:  # .to(), .float(), … replace the tensors
+    def _unpack(self) -> None:
+        """Back to plain tensors only: `weight` real again, no packed form."""
+        if self.weight.is_meta and self._packed is not None:
+            self.weight = nn.Parameter(self.plain_weight(), requires_grad=False)
         self._packed = None
+
+    def _apply(self, fn: Any, recurse: bool = True) -> Int8Linear:  # .to(), .float(), … replace the tensors
+        self._unpack()
         return super()._apply(fn, recurse)
 
     def _load_from_state_dict(self, *args: Any, **kwargs: Any) -> None:
-        self._packed = None
+        self._unpack()
         super()._load_from_state_dict(*args, **kwargs)
+
+    def _save_to_state_dict(self, destination: dict[str, Any], prefix: str, keep_vars: bool) -> None:
+        super()._save_to_state_dict(destination, prefix, keep_vars)
+        destination[prefix + "weight"] = self.plain_weight()
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
