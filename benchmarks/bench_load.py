@@ -69,6 +69,7 @@ def measure_one_load(arguments: argparse.Namespace) -> dict[str, Any]:
     weight); times and memory."""
     import torch
 
+    import wyoming_cosyvoice.openmp  # noqa: F401  (the server's OpenMP waiting policy, set before torch loads)
     from wyoming_cosyvoice.synthesizer import SynthesisOptions, Synthesizer
 
     options = SynthesisOptions(precision=arguments.precision, threads=arguments.threads)

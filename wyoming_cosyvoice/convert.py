@@ -21,6 +21,10 @@ The pack (read by `model.loader.load_lite_pack`):
 
 from __future__ import annotations
 
+# isort: off
+from . import openmp  # noqa: F401  (OpenMP's waiting policy, set before torch is imported)
+
+# isort: on
 import argparse
 import json
 import logging
