@@ -19,7 +19,7 @@ English).
 wyoming-bench, wyoming-piper (which pin their own wyoming version) and the voice live in a separate venv,
 `benchmarks/.venv-bench` (created on first use; `--bench-venv` elsewhere), never in .venv. wyoming-bench's CLI
 is not used for the figures: it probes streaming with an 8-second cap on every event before each streaming run,
-which a loaded 2-core machine misses at full size (our first audio is then > 8 s), and it reports means, not
+which a loaded 2-core machine can miss at full size (our fp32 first audio reached 8.8 s), and it reports means, not
 per-request values. Equivalent CLI run: `.venv-bench/bin/wyoming-bench tts 127.0.0.1:PORT --no-unique -v`.
 
 Prints one line per figure, then all figures as one JSON object (the last line). Timings depend on what else
