@@ -137,9 +137,10 @@ def test_bf16_flow_converts_the_estimator_only(parity_model) -> None:
 def test_conversion_can_be_undone_and_repeated(parity_model) -> None:
     plan = PrecisionPlan(llm="int8", flow="bf16", hift="bf16")
     model = converted(parity_model, plan)
-    once = model.llm.state_dict()
-    apply_precision(model, plan)  # already converted: nothing changes, nothing is copied
-    assert all(once[key].data_ptr() == tensor.data_ptr() for key, tensor in model.llm.state_dict().items())
+    once, layers = model.llm.state_dict(), list(model.llm.modules())
+    apply_precision(model, plan)  # already converted: nothing is quantised or copied again
+    assert all(again is before for again, before in zip(model.llm.modules(), layers, strict=True))
+    assert all(torch.equal(once[key], tensor) for key, tensor in model.llm.state_dict().items())
     apply_precision(model, PrecisionPlan())
     assert {tensor.dtype for tensor in model.llm.state_dict().values()} == {torch.float32}
     dequantised = model.llm.llm_decoder.weight

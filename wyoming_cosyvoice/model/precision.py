@@ -269,10 +269,10 @@ class Int8Linear(nn.Module):
 
     Responsibilities: quantising an `nn.Linear` (symmetric, per output channel), holding only plain tensors
     (`weight`, `scale`, `bias`: what a state dict and safetensors store), and computing with the FBGEMM dynamically
-    quantised kernel. The kernel's packed weight is derived from `weight` on the first forward pass; from then on
-    the packed form is the only copy in memory (`weight` becomes a `meta` placeholder of the same shape, and is
-    unpacked again — exactly — for a state dict, for loading into it, or for moving it). Loading or moving drops
-    the packed form. Without FBGEMM it multiplies with the dequantised weight."""
+    quantised kernel. The kernel's packed weight is derived from `weight` when quantising, or on the first forward
+    pass after loading; from then on the packed form is the only copy in memory (`weight` becomes a `meta`
+    placeholder of the same shape, unpacked again — exactly — for a state dict, for loading into it, or for moving
+    it). Loading or moving drops the packed form. Without FBGEMM it multiplies with the dequantised weight."""
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, device: Any = None) -> None:
         super().__init__()
@@ -299,6 +299,8 @@ class Int8Linear(nn.Module):
         layer.scale.data = scale
         if linear.bias is not None:
             layer.bias.data = linear.bias.detach().float().clone()
+        if not weight.is_meta:
+            layer._packed_weight()  # now, while this layer's temporaries are the only ones: no memory left in holes
         return layer
 
     def to_linear(self) -> nn.Linear:
