@@ -28,7 +28,7 @@ import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -36,6 +36,9 @@ from torch import nn
 from .flow import FlowModel
 from .hift import HiFTVocoder
 from .llm import TransformerLM
+
+if TYPE_CHECKING:
+    from .loader import CosyVoiceModel  # the loader applies plans itself: no import at run time
 
 PRECISION_CHOICES = ("auto", "fp32", "bf16", "int8")
 STAGE_CHOICES = {"llm": ("fp32", "bf16", "int8"), "flow": ("fp32", "bf16"), "hift": ("fp32", "bf16")}
@@ -85,8 +88,8 @@ def _onednn_capped() -> bool:
 
 def resolve_precision(requested: str, features: Iterable[str] | None = None) -> PrecisionPlan:
     """The plan for a `--precision` choice. "auto": int8 LLM where the int8 kernels run (x86 with AVX2), bf16 flow
-    and vocoder only with native bf16 matrix instructions, float32 otherwise. "bf16" / "int8" / "fp32" force every stage that
-    supports it (int8 exists for the LLM only; the other stages then stay float32).
+    and vocoder only with native bf16 matrix instructions, float32 otherwise. "bf16" / "int8" / "fp32" force every
+    stage that supports it (int8 exists for the LLM only; the other stages then stay float32).
     `features` defaults to this machine's `cpu_features()`."""
     if requested not in PRECISION_CHOICES:
         raise ValueError(f"precision must be one of {', '.join(PRECISION_CHOICES)}, got {requested!r}")
@@ -101,7 +104,7 @@ def resolve_precision(requested: str, features: Iterable[str] | None = None) -> 
     )
 
 
-def apply_precision(model: Any, plan: PrecisionPlan) -> None:
+def apply_precision(model: CosyVoiceModel, plan: PrecisionPlan) -> None:
     """Convert a `CosyVoiceModel`'s networks in place to the plan (from whatever precision they are in now).
 
     Module by module: each replaced tensor is dropped right away and, when it was read from a memory-mapped file,
@@ -113,8 +116,7 @@ def apply_precision(model: Any, plan: PrecisionPlan) -> None:
         _convert_llm(model.llm, plan.llm, pages)
         _convert_flow(model.flow, plan.flow, pages)
         _convert_hift(model.hift, plan.hift, pages)
-    if hasattr(model, "precision"):
-        model.precision = plan
+    model.precision = plan
 
 
 def _convert_llm(llm: TransformerLM, precision: str, pages: MappedPages) -> None:
@@ -305,7 +307,7 @@ class Int8Linear(nn.Module):
 
     def to_linear(self) -> nn.Linear:
         """The float32 layer these int8 weights stand for."""
-        linear = nn.Linear(self.in_features, self.out_features, self.bias is not None, device=self.weight.device)
+        linear = nn.Linear(self.in_features, self.out_features, self.bias is not None, device=self.scale.device)
         linear.weight.data = self.dequantised()
         if self.bias is not None:
             linear.bias.data = self.bias.detach().clone()
