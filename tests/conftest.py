@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = Path(os.environ.get("COSYVOICE_SHARED", REPO_ROOT.parent / "shared"))
@@ -41,3 +43,14 @@ def tiny_random_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from wyoming_cosyvoice.model.random_weights import write_random_model
 
     return write_random_model(tmp_path_factory.mktemp("tiny-random-model"), size="tiny", seed=0)
+
+
+@pytest.fixture(scope="module")
+def one_thread() -> Iterator[None]:
+    """One torch thread for a module's tests (`pytestmark = pytest.mark.usefixtures("one_thread")`): the tiny
+    models gain nothing from a second thread, and on a busy 2-core machine two OpenMP threads spin-waiting for
+    each other make these tests 5–30× slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

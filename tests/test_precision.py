@@ -49,12 +49,7 @@ AVX512_WITHOUT_BF16 = AVX2_MACHINE | {"avx512_f", "avx512_bw", "avx512_vnni"}
 ARM_MACHINE = {"neon", "asimd"}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def converted(model: CosyVoiceModel, plan: PrecisionPlan) -> CosyVoiceModel:

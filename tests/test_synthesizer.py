@@ -14,6 +14,7 @@ import torch
 
 from wyoming_cosyvoice.model.flow import OVERLAP_TOKENS, mel_frames
 from wyoming_cosyvoice.model.loader import CosyVoiceModel, load_model
+from wyoming_cosyvoice.model.precision import PrecisionPlan
 from wyoming_cosyvoice.model.token2wav import ChunkSchedule, TokenToWave
 from wyoming_cosyvoice.synthesizer import EARLY_AUDIO_SCHEDULE, SegmentFeed, SynthesisOptions, Synthesizer
 from wyoming_cosyvoice.text import Segment
@@ -27,19 +28,12 @@ SEAM_FRAMES = OVERLAP_FRAMES + VOCODER_CACHE_FRAMES  # around a seam: mel cross-
 SENTENCE = Segment("The hallway lights are on.", [1, 2, 3, 4, 5, 6, 7, 8])
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    """The tiny models gain nothing from a second thread, and on a busy 2-core machine two OpenMP threads
-    spin-waiting for each other make these tests 5–30× slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def make_synthesizer(model: CosyVoiceModel, **options: object) -> Synthesizer:
     """A synthesizer around an already loaded model (fp32, seeded unless told otherwise)."""
-    return Synthesizer(model, SynthesisOptions(**{"seed": 0, "precision": "fp32", **options}), "fp32")
+    return Synthesizer(model, SynthesisOptions(**{"seed": 0, "precision": "fp32", **options}), PrecisionPlan())
 
 
 def audio_of(work: Iterator[bytes | None]) -> bytes:
