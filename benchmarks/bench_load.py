@@ -67,9 +67,8 @@ def rss_mb() -> tuple[float, float]:
 def measure_one_load(arguments: argparse.Namespace) -> dict[str, Any]:
     """In a child process: load the folder, then run `Synthesizer.warm_up` (one tiny synthesis that touches every
     weight); times and memory."""
+    import wyoming_cosyvoice.openmp  # noqa: F401, I001  (the server's OpenMP waiting, set before torch loads)
     import torch
-
-    import wyoming_cosyvoice.openmp  # noqa: F401  (the server's OpenMP waiting policy, set before torch loads)
     from wyoming_cosyvoice.synthesizer import SynthesisOptions, Synthesizer
 
     options = SynthesisOptions(precision=arguments.precision, threads=arguments.threads)

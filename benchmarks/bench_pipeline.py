@@ -244,6 +244,8 @@ def main(argv: list[str] | None = None) -> None:
     arguments = parse_arguments(sys.argv[1:] if argv is None else argv)
     ensure_profile(arguments.profile)
     sys.path.insert(0, str(REPO_ROOT))
+    import wyoming_cosyvoice.openmp  # noqa: F401  (the server's OpenMP waiting, set before torch is imported)
+
     figures = measure(arguments)
     for name, value in figures.items():
         print(f"{name}: {value}")

@@ -19,7 +19,9 @@ from wyoming_cosyvoice.model.blocks import (
 
 
 def small_config(causal: bool, **changes: object) -> EncoderConfig:
-    settings = dict(input_size=8, output_size=16, attention_heads=2, linear_units=32, num_blocks=2, causal=causal)
+    settings: dict[str, object] = {
+        "input_size": 8, "output_size": 16, "attention_heads": 2, "linear_units": 32, "num_blocks": 2, "causal": causal
+    }
     settings.update(changes)
     return EncoderConfig(**settings)  # type: ignore[arg-type]
 

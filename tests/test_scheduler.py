@@ -162,3 +162,28 @@ def test_failure_reaches_the_request(scheduler):
         assert await collect(sched.submit(counting("k", 1, []))) == b"k0;"
 
     asyncio.run(main())
+
+
+def test_calls_run_on_the_compute_thread_and_raise_there_errors(scheduler):
+    """Loading and warm-up go through `call`: the same thread as every job's steps (one OpenMP pool)."""
+
+    async def main():
+        sched = scheduler(max_concurrent=1)
+        step_threads: list[int] = []
+
+        def work(cancel):
+            step_threads.append(threading.get_ident())
+            yield b"x"
+
+        call_thread = await sched.call(threading.get_ident)
+        assert await collect(sched.submit(work)) == b"x"
+        assert step_threads == [call_thread] and call_thread != threading.get_ident()
+
+        def broken_load():
+            raise SystemExit("Cannot load the model: missing llm.pt")
+
+        with pytest.raises(SystemExit, match="missing llm.pt"):
+            await sched.call(broken_load)
+        assert await sched.call(lambda: 42) == 42  # the thread survives a failed call
+
+    asyncio.run(main())

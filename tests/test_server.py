@@ -136,7 +136,8 @@ def test_first_audio_arrives_before_the_last_sentence_is_generated(parity_dir: P
         process.kill()
         process.wait()
     first_audio = next(at for at, event in events if event.type == "audio-chunk")
-    generated = [at for at, line in log_lines if "speech tokens generated" in line]
+    ready = next(at for at, line in log_lines if "Ready on stdio" in line)  # after the warm-up's own sentence
+    generated = [at for at, line in log_lines if "speech tokens generated" in line and at > ready]
     assert len(generated) == segments
     assert first_audio < generated[-1]
     assert [event.type for _, event in events][-1] == "audio-stop"

@@ -39,7 +39,7 @@ def test_clean_end_of_stream_is_none():
         (b'{"type": "x", "data_length": -1}\n', "malformed-event", "non-negative"),
         (b'{"type": "x", "data_length": "9"}\n', "malformed-event", "non-negative"),
         (b'{"type": "x", "data_length": 99999999999}\n', "event-too-large", "exceeds the limit"),
-        (('{"type": "x", "payload_length": %d}\n' % (MAX_PAYLOAD_BYTES + 1)).encode(), "event-too-large", "limit"),
+        (f'{{"type": "x", "payload_length": {MAX_PAYLOAD_BYTES + 1}}}\n'.encode(), "event-too-large", "limit"),
         (b'{"type": "x", "data_length": 2}\n[]', "malformed-event", "event data must be a JSON object"),
         (b'\xff\xfe\n', "malformed-event", "not valid JSON"),
         (b'{"type": "x"' + b" " * 70_000 + b"}\n", "event-too-large", "header longer"),

@@ -12,6 +12,7 @@ import asyncio
 import importlib
 import logging
 import sys
+import time
 from functools import partial
 from urllib.parse import urlparse
 
@@ -100,12 +101,23 @@ def build_info(voices: tuple[Voice, ...], streaming: bool) -> Info:
 
 
 async def serve(args: argparse.Namespace) -> None:
-    synthesizer = await asyncio.to_thread(load_synthesizer, args)
+    scheduler = ComputeScheduler(max_concurrent=args.max_concurrent)
+    try:
+        await _serve_with(scheduler, args)
+    finally:
+        await asyncio.to_thread(scheduler.shutdown)
+
+
+async def _serve_with(scheduler: ComputeScheduler, args: argparse.Namespace) -> None:
+    # Loading and warm-up run on the compute thread too: one thread, one OpenMP pool (see `openmp`).
+    synthesizer = await scheduler.call(partial(load_synthesizer, args))
     voices = available_voices(synthesizer.speakers)
     default_voice = find_voice(args.voice, voices)
     if default_voice is None:
         raise SystemExit(f"The model has no speaker for voice {args.voice!r}; it has: {sorted(synthesizer.speakers)}")
-    scheduler = ComputeScheduler(max_concurrent=args.max_concurrent)
+    started = time.perf_counter()
+    await scheduler.call(synthesizer.warm_up)
+    _LOGGER.info("Warmed up in %.1f s", time.perf_counter() - started)
     context = ServerContext(
         synthesizer=synthesizer,
         scheduler=scheduler,
@@ -117,19 +129,15 @@ async def serve(args: argparse.Namespace) -> None:
         streaming=not args.no_streaming,
         max_text_chars=args.max_text_length,
     )
-    handler_factory = partial(CosyVoiceEventHandler, context=context)
-    try:
-        if args.uri.startswith("stdio://"):
-            _LOGGER.info("Ready on stdio")
-            await CosyVoiceEventHandler(await async_get_stdin(), await async_get_stdout(), context).run()
-            return
-        server = AsyncServer.from_uri(args.uri)
-        if args.zeroconf:
-            await register_zeroconf(args.zeroconf, args.uri)
-        _LOGGER.info("Ready on %s", args.uri)
-        await server.run(handler_factory)
-    finally:
-        await asyncio.to_thread(scheduler.shutdown)
+    if args.uri.startswith("stdio://"):
+        _LOGGER.info("Ready on stdio")
+        await CosyVoiceEventHandler(await async_get_stdin(), await async_get_stdout(), context).run()
+        return
+    server = AsyncServer.from_uri(args.uri)
+    if args.zeroconf:
+        await register_zeroconf(args.zeroconf, args.uri)
+    _LOGGER.info("Ready on %s", args.uri)
+    await server.run(partial(CosyVoiceEventHandler, context=context))
 
 
 async def register_zeroconf(name: str, uri: str) -> None:

@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         info = asyncio.run(describe(args.uri, args.timeout))
-    except (OSError, asyncio.TimeoutError, ValueError) as err:
+    except (TimeoutError, OSError, ValueError) as err:
         print(f"unhealthy: {args.uri}: {err or type(err).__name__}", file=sys.stderr)
         return 1
     if not any(program.installed for program in info.tts):

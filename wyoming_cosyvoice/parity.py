@@ -16,6 +16,7 @@ Tests call the same functions on the shared parity folder and assert every compa
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import sys
@@ -179,7 +180,7 @@ def check_stream_case(folder: Path, model: CosyVoiceModel, tolerances: Tolerance
     of every chunk: per chunk the flow mel, the vocoder's mel, its f0 and the emitted audio; then all audio."""
     case = load_case(folder, "stream_case.pt")
     starts = [int(start) for start in case["chunk_token_ranges"][:, 0]]
-    hops = [later - earlier for earlier, later in zip(starts, starts[1:])]
+    hops = [later - earlier for earlier, later in itertools.pairwise(starts)]
     schedule = ChunkSchedule(first_hop=hops[0], hop=hops[-1]) if hops else None
     decoder = TokenToWave(model.flow, model.hift, case["embedding"], schedule)
     decoder.add_tokens(case["tokens"][0].tolist())

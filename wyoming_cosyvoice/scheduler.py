@@ -2,8 +2,9 @@
 
 Owns: the thread that runs model inference, admission of at most `max_concurrent` requests (the rest wait in
 arrival order), round-robin between admitted requests one work step at a time, back-pressure towards slow
-clients, and cancellation. A single thread means a single OpenMP pool: two pools spin-waiting against each
-other on a 2-core machine make both slower than running them one after the other.
+clients, cancellation, and one-off calls such as loading the model (`call`). A single thread means a single
+OpenMP pool: two pools waiting against each other on a 2-core machine make both slower than running them one
+after the other (see `openmp`), so every piece of tensor work of the server runs here.
 
 A request's work is a generator created on the compute thread. Each `next()` is one bounded step and yields
 PCM bytes (audio to send; empty when the step produced none yet), or `None` when it is waiting for more input
@@ -18,6 +19,8 @@ import logging
 import threading
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import Future
+from typing import Any, TypeVar
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -26,6 +29,7 @@ WorkFactory = Callable[[threading.Event], Work]
 """Builds the work of a request; the event is set when the request is cancelled."""
 
 _DONE = object()
+T = TypeVar("T")
 
 
 class Job:
@@ -130,6 +134,7 @@ class ComputeScheduler:
         self.condition = threading.Condition()
         self._waiting: deque[Job] = deque()
         self._active: deque[Job] = deque()
+        self._calls: deque[tuple[Callable[[], Any], Future[Any]]] = deque()
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="cosyvoice-compute", daemon=True)
         self._thread.start()
@@ -141,6 +146,17 @@ class ComputeScheduler:
             self._waiting.append(job)
             self.condition.notify()
         return job
+
+    async def call(self, function: Callable[[], T]) -> T:
+        """Run `function` on the compute thread, before any further work step, and return its result (or raise
+        its exception); call from the event loop."""
+        future: Future[T] = Future()
+        with self.condition:
+            if self._stopping:
+                raise RuntimeError("the compute scheduler is shut down")
+            self._calls.append((function, future))
+            self.condition.notify()
+        return await asyncio.wrap_future(future)
 
     @property
     def busy(self) -> int:
@@ -157,9 +173,17 @@ class ComputeScheduler:
         self._thread.join()
 
     def _next_job(self) -> Job | None:
-        """Wait for a runnable job and rotate it to the back; None when shutting down and idle."""
+        """Wait for a runnable job and rotate it to the back; None when shutting down and idle.
+        Pending calls run first."""
         with self.condition:
             while True:
+                while self._calls:
+                    function, future = self._calls.popleft()
+                    self.condition.release()
+                    try:
+                        _run_call(function, future)
+                    finally:
+                        self.condition.acquire()
                 while self._waiting and len(self._active) < self.max_concurrent:
                     self._active.append(self._waiting.popleft())
                 for _ in range(len(self._active)):
@@ -176,3 +200,12 @@ class ComputeScheduler:
             if not job.step():
                 with self.condition:
                     self._active.remove(job)
+
+
+def _run_call(function: Callable[[], T], future: Future[T]) -> None:
+    if not future.set_running_or_notify_cancel():
+        return
+    try:
+        future.set_result(function())
+    except BaseException as err:  # noqa: BLE001 - SystemExit from loading too: re-raised by the caller
+        future.set_exception(err)

@@ -41,9 +41,8 @@ async def async_setup_entry(
 class CosyVoiceTtsEntity(TextToSpeechEntity):
     """Speaks through one wyoming-cosyvoice server."""
 
-    _attr_supported_options = [ATTR_VOICE, ATTR_SPEAKER, ATTR_SPEED]
-
     def __init__(self, hass: HomeAssistant, entry: CosyVoiceConfigEntry) -> None:
+        self._attr_supported_options = [ATTR_VOICE, ATTR_SPEAKER, ATTR_SPEED]
         server = entry.runtime_data
         self._host, self._port = server.host, server.port
         self._streaming = server.program.supports_synthesize_streaming

@@ -62,7 +62,7 @@ def read_hyperpyyaml(path: Path) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8 text") from None
     try:
-        document = yaml.load(text, Loader=_TagLoader)  # noqa: S506 - a SafeLoader subclass, tags become data
+        document = yaml.load(text, Loader=_TagLoader)
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: invalid YAML ({error})") from None
     if not isinstance(document, dict):

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .blocks import ConfigError, EncoderConfig, Encoder, KeyValueCache
+from .blocks import ConfigError, Encoder, EncoderConfig, KeyValueCache
 from .sampling import SamplingConfig, ras_sample
 
 SOS_ROW = 0  # rows of llm_embedding
@@ -37,7 +37,7 @@ class LLMConfig:
     spk_embed_dim: int
     text_encoder: EncoderConfig
     decoder: EncoderConfig  # the yaml's `llm.llm`; always causal
-    sampling: SamplingConfig = SamplingConfig()
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
     min_token_text_ratio: float = 2.0
     max_token_text_ratio: float = 20.0
 
