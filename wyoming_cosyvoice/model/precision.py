@@ -231,14 +231,15 @@ class MappedPages:
     """Hands back to the system the resident pages of tensors that were read from a memory-mapped file.
 
     Linux only (elsewhere it does nothing). Only whole pages inside the tensor's own bytes, and only where
-    /proc/self/maps shows a private file mapping, are released (madvise MADV_DONTNEED): the mapping stays valid and
+    /proc/self/maps shows a file mapping (private as torch.load maps, or shared as safetensors maps), are released
+    (madvise MADV_DONTNEED; a read-only mapping has nothing to write back): the mapping stays valid and
     a later read of those bytes loads them from the file again, so releasing a tensor still in use costs a re-read,
     never its values. Anonymous memory (tensors computed or copied in memory) is never touched."""
 
     DONTNEED = 4  # MADV_DONTNEED
 
     def __init__(self) -> None:
-        self._files = _private_file_mappings()
+        self._files = _file_mappings()
         self._page = os.sysconf("SC_PAGE_SIZE") if self._files else 0
         self._madvise = ctypes.CDLL(None, use_errno=True).madvise if self._files else None
 
@@ -251,8 +252,8 @@ class MappedPages:
                 self._madvise(ctypes.c_void_p(first), ctypes.c_size_t(last - first), self.DONTNEED)
 
 
-def _private_file_mappings() -> list[tuple[int, int]]:
-    """Address ranges of this process's private mappings of regular files (empty where /proc is unavailable)."""
+def _file_mappings() -> list[tuple[int, int]]:
+    """Address ranges of this process's mappings of regular files (empty where /proc is unavailable)."""
     try:
         lines = Path("/proc/self/maps").read_text().splitlines()
     except OSError:
@@ -260,7 +261,7 @@ def _private_file_mappings() -> list[tuple[int, int]]:
     ranges = []
     for line in lines:
         fields = line.split(maxsplit=5)
-        if len(fields) == 6 and fields[1].endswith("p") and fields[5].startswith("/") and fields[4] != "0":
+        if len(fields) == 6 and fields[5].startswith("/") and fields[4] != "0":
             low, high = (int(address, 16) for address in fields[0].split("-"))
             ranges.append((low, high))
     return ranges
