@@ -337,6 +337,29 @@ def test_malformed_frames(server: TcpServer, raw: bytes, code: str) -> None:
     assert run(describe(server))[0].tts
 
 
+def test_a_client_still_sending_text_after_an_error_reads_the_error(server: TcpServer) -> None:
+    """Like Home Assistant's text sender: it keeps writing chunks after the server refused the stream. The error
+    must still arrive, followed by an end of stream, rather than a reset that would discard it unread."""
+
+    async def session() -> tuple[list[Event], bool]:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        await async_write_event(SynthesizeStart(voice=SynthesizeVoice(name="nobody")).event(), writer)
+        await asyncio.sleep(0.5)  # the server has answered and half-closed by now
+        for _ in range(50):
+            await async_write_event(SynthesizeChunk(text="more text ").event(), writer)
+        await async_write_event(SynthesizeStop().event(), writer)
+        events = []
+        while (event := await asyncio.wait_for(async_read_event(reader), 30)) is not None:
+            events.append(event)
+        closed = await connection_closed(reader)
+        writer.close()
+        return events, closed
+
+    events, closed = run(session())
+    assert [event.type for event in events] == ["error"] and events[0].data["code"] == "voice-not-found"
+    assert closed
+
+
 def test_truncated_frame_then_hang_up(server: TcpServer) -> None:
     async def session() -> None:
         _, writer = await asyncio.open_connection("127.0.0.1", server.port)

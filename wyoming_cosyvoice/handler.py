@@ -32,6 +32,8 @@ SAMPLE_WIDTH = 2
 CHANNELS = 1
 MIN_SPEED, MAX_SPEED = 0.5, 2.0
 LOGGED_CHARS = 200  # of a request's text, in debug messages
+LINGER_SECONDS = 2.0  # after an error: how long what the client still sends is read and discarded
+DRAIN_BYTES = 65536
 
 
 class RequestError(Exception):
@@ -90,7 +92,7 @@ class CosyVoiceEventHandler(AsyncEventHandler):
                 if event is None or not await self.handle_event(event):
                     break
         except (ProtocolError, RequestError) as err:
-            await self._fail(str(err), err.code)
+            await self._fail(str(err), err.code, linger=True)
         except ConnectionError:
             _LOGGER.debug("Client went away")
         finally:
@@ -108,14 +110,31 @@ class CosyVoiceEventHandler(AsyncEventHandler):
             await asyncio.gather(self._audio_task, return_exceptions=True)
         self.writer.close()
 
-    async def _fail(self, text: str, code: str) -> None:
-        """Tell the client what went wrong, then end the connection."""
+    async def _fail(self, text: str, code: str, linger: bool = False) -> None:
+        """Tell the client what went wrong, then end the connection. `linger` (only where nothing else reads
+        from the client): half-close first and discard what the client still sends, for at most
+        LINGER_SECONDS. A client busy sending text then reads our error and an end of stream; closing at once
+        would answer its next write with a reset, and most clients drop unread input on a broken pipe."""
         _LOGGER.warning("Request failed (%s): %s", code, text)
+        if self._job is not None:
+            self._job.cancel()
         try:
             await self.write_event(Error(text=text, code=code).event())
+            if linger:
+                await self._drain_until_client_closes()
         except (ConnectionError, RuntimeError):
             pass
         self.writer.close()
+
+    async def _drain_until_client_closes(self) -> None:
+        if self.writer.can_write_eof():
+            self.writer.write_eof()
+        try:
+            async with asyncio.timeout(LINGER_SECONDS):
+                while await self.reader.read(DRAIN_BYTES):
+                    pass
+        except TimeoutError:
+            pass
 
     # -- events -------------------------------------------------------------------------------------------
     async def handle_event(self, event: Event) -> bool:
