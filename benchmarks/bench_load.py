@@ -38,7 +38,7 @@ BENCHMARKS_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCHMARKS_DIR.parent
 sys.path[:0] = [str(REPO_ROOT), str(BENCHMARKS_DIR)]
 
-from bench_pipeline import DEFAULT_MODEL_DIR, cpu_name, ensure_model
+from bench_pipeline import DEFAULT_MODEL_DIR, cpu_name, ensure_model, print_figures
 
 
 def parse_arguments(argv: list[str]) -> argparse.Namespace:
@@ -160,10 +160,7 @@ def main(argv: list[str] | None = None) -> None:
     if arguments.child:
         print(json.dumps(measure_one_load(arguments)))
         return
-    figures = measure(arguments)
-    for name, value in figures.items():
-        print(f"{name}: {value}")
-    print(json.dumps(figures, ensure_ascii=False))
+    print_figures(measure(arguments))
 
 
 if __name__ == "__main__":

@@ -246,7 +246,11 @@ def main(argv: list[str] | None = None) -> None:
     sys.path.insert(0, str(REPO_ROOT))
     import wyoming_cosyvoice.openmp  # noqa: F401  (the server's OpenMP waiting, set before torch is imported)
 
-    figures = measure(arguments)
+    print_figures(measure(arguments))
+
+
+def print_figures(figures: dict[str, Any]) -> None:
+    """One line per figure, then all of them as one JSON object (the line other tools read)."""
     for name, value in figures.items():
         print(f"{name}: {value}")
     print(json.dumps(figures, ensure_ascii=False))
