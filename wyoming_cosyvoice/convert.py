@@ -41,11 +41,12 @@ from safetensors.torch import save_file
 
 from .model.config import read_hyperpyyaml
 from .model.loader import PACK_NETWORK_KEY, PACK_PRECISION_KEY, ModelLoadError, load_model
-from .model.precision import apply_precision, resolve_precision
+from .model.precision import PRECISION_CHOICES, apply_precision, resolve_precision
 from .model_store.disk import ensure_free_space, is_disk_full
 from .model_store.errors import ModelNotFoundError
 from .model_store.folders import (
     LITE_CONFIG_FILE,
+    LITE_FILES,
     LITE_SPEAKERS_FILE,
     LITE_WEIGHT_FILES,
     OFFICIAL_FILES,
@@ -53,13 +54,12 @@ from .model_store.folders import (
     staging_folder,
 )
 from .model_store.install import folder_lock, fsync_path, publish_folder
-from .model_store.manifest import FORMAT_LITE, FORMAT_OFFICIAL, FileEntry, Manifest, file_digests, write_manifest
+from .model_store.manifest import FORMAT_LITE, FORMAT_OFFICIAL, Manifest, file_digests, write_manifest
 from .model_store.progress import format_bytes
 
 _LOGGER = logging.getLogger(__name__)
 
 CONFIG_SECTIONS = ("sample_rate", "llm", "flow", "hift")
-PRECISION_CHOICES = ("auto", "fp32", "bf16", "int8")
 RETIRED_SUFFIX = ".replaced"
 
 
@@ -185,9 +185,7 @@ def _write_durably(path: Path, data: bytes) -> None:
 
 
 def _manifest_of(staging: Path, provenance: dict[str, str]) -> Manifest:
-    names = (LITE_CONFIG_FILE, *LITE_WEIGHT_FILES.values(), LITE_SPEAKERS_FILE)
-    digests = {name: file_digests(staging / name) for name in names}
-    entries = {name: FileEntry(size=d.size, sha256=d.sha256) for name, d in digests.items()}
+    entries = {name: file_digests(staging / name).entry() for name in LITE_FILES}
     return Manifest(FORMAT_LITE, entries, source=provenance)
 
 

@@ -11,7 +11,8 @@ import logging
 import time
 
 from .download import ModelNotFoundError, add_source_arguments, resolve_from_args
-from .synthesizer import PRECISIONS, PRESETS, SynthesisOptions, Synthesizer
+from .model.precision import PRECISION_CHOICES
+from .synthesizer import PRESETS, SynthesisOptions, Synthesizer
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -20,7 +21,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model")
     add_source_arguments(group)
     group.add_argument("--threads", type=int, help="CPU threads for inference (default: one per core)")
-    group.add_argument("--precision", choices=PRECISIONS, default="auto", help="weights precision (default: auto)")
+    group.add_argument("--precision", choices=PRECISION_CHOICES, default="auto", help="weights precision (default: auto)")
     group.add_argument("--preset", choices=sorted(PRESETS), default="quality", help="quality (default) or fast")
     group.add_argument("--flow-steps", type=int, help="flow-matching steps (default: from the preset, 10)")
     group.add_argument("--seed", type=int, help="fixed random seed: the same text gives the same audio (testing)")

@@ -27,13 +27,12 @@ from pathlib import Path
 import torch
 
 from .model.loader import CosyVoiceModel, load_model
-from .model.precision import PrecisionPlan, apply_precision, resolve_precision
+from .model.precision import PRECISION_CHOICES, PrecisionPlan, apply_precision, resolve_precision
 from .model.token2wav import ChunkSchedule, TokenToWave
 from .text import Segment, SentenceStream, TextFrontend
 
 _LOGGER = logging.getLogger(__name__)
 
-PRECISIONS = ("auto", "fp32", "bf16", "int8")
 PCM_FULL_SCALE = 32767
 WARM_UP_TOKENS = 10  # one short final chunk: every weight of the three networks is used once
 MIN_SPEED, MAX_SPEED = 0.5, 2.0  # speaking rates (mel stretched or squeezed before the vocoder)
@@ -58,8 +57,8 @@ class SynthesisOptions:
     fixed_token_count: int | None = None  # benchmarks: generate exactly this many tokens per sentence (EOS ignored)
 
     def __post_init__(self) -> None:
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.precision not in PRECISION_CHOICES:
+            raise ValueError(f"precision must be one of {', '.join(PRECISION_CHOICES)}, got {self.precision!r}")
         if not 1 <= self.flow_steps <= 100:
             raise ValueError(f"flow steps must be between 1 and 100, got {self.flow_steps}")
         if self.threads is not None and self.threads < 1:

@@ -20,7 +20,7 @@ from pathlib import Path
 from .disk import DEFAULT_RESERVE_BYTES, disk_full_error, ensure_free_space, is_disk_full
 from .errors import DownloadError
 from .folders import OFFICIAL_FILES, staging_folder
-from .manifest import FORMAT_OFFICIAL, MANIFEST_NAME, Digests, FileEntry, FileProblem, Manifest, write_manifest
+from .manifest import FORMAT_OFFICIAL, MANIFEST_NAME, Digests, FileProblem, Manifest, write_manifest
 from .progress import DownloadProgress, format_bytes, format_duration
 from .remote import ModelSource, RemoteFile, RemoteModel
 
@@ -144,7 +144,7 @@ class Installer:
         return digests, problems
 
     def _move_into_place(self, staging: Path, remote: RemoteModel, digests: dict[str, Digests]) -> None:
-        entries = {name: FileEntry(size=d.size, sha256=d.sha256) for name, d in digests.items()}
+        entries = {name: d.entry() for name, d in digests.items()}
         self.source.clean(staging)
         write_manifest(staging, Manifest(FORMAT_OFFICIAL, entries, source=remote.provenance))
         publish_folder(staging, self.target)

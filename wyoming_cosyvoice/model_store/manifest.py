@@ -53,6 +53,10 @@ class Digests:
     sha256: str
     git_sha1: str | None = None
 
+    def entry(self) -> FileEntry:
+        """What the manifest records of these digests."""
+        return FileEntry(size=self.size, sha256=self.sha256)
+
 
 @dataclass(frozen=True)
 class Manifest:
